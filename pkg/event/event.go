@@ -1,0 +1,105 @@
+// Package event owns the normalized audit event that every parser produces and
+// every sink (metrics, store, API, export) consumes. It imports only the
+// standard library.
+//
+// The closed sets (System, Category, Action, Outcome, Class) are small integer
+// types so that the per-line path can count them in fixed arrays without
+// allocating. Their String forms are the names used in metric labels and in
+// the JSON API.
+package event
+
+import (
+	"strings"
+	"time"
+)
+
+// Event is one normalized audit record.
+//
+// Ownership: a parser fills an Event whose string fields may alias the input
+// line buffer (zero-copy). Such an Event is valid only until the next call to
+// the parser. A sink that keeps an Event beyond that (the store, a channel)
+// must call Clone first.
+type Event struct {
+	ID     string    `json:"id,omitempty"`
+	Time   time.Time `json:"time"`
+	Source string    `json:"source"`
+	System System    `json:"system"`
+	Format string    `json:"format"`
+
+	Category Category `json:"category"`
+	Action   Action   `json:"action"`
+	Outcome  Outcome  `json:"outcome"`
+
+	User       string   `json:"user,omitempty"`
+	ClientIP   string   `json:"client_ip,omitempty"`
+	ClientPort uint16   `json:"client_port,omitempty"`
+	Server     string   `json:"server,omitempty"`
+	Database   string   `json:"database,omitempty"`
+	Objects    []string `json:"objects,omitempty"`
+
+	Statement string `json:"statement,omitempty"`
+	Digest    string `json:"digest,omitempty"`
+
+	// Rows is the number of rows returned (reads) or affected (writes);
+	// valid only when HasRows is set.
+	Rows    int64 `json:"rows,omitempty"`
+	HasRows bool  `json:"-"`
+	// Duration is in seconds; valid only when HasDuration is set.
+	Duration    float64 `json:"duration_seconds,omitempty"`
+	HasDuration bool    `json:"-"`
+
+	StatusCode   string `json:"status_code,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+	ConnectionID string `json:"connection_id,omitempty"`
+
+	Detections []string `json:"detections,omitempty"`
+	Raw        string   `json:"raw,omitempty"`
+	Origin     Origin   `json:"origin"`
+}
+
+// Origin says where a record came from.
+type Origin struct {
+	File   string `json:"file,omitempty"`
+	Offset int64  `json:"offset"`
+	Line   int64  `json:"line,omitempty"`
+}
+
+// Reset clears e for reuse while keeping the capacity of its slices.
+func (e *Event) Reset() {
+	objs := e.Objects[:0]
+	dets := e.Detections[:0]
+	*e = Event{}
+	e.Objects = objs
+	e.Detections = dets
+}
+
+// Clone returns a deep copy that owns all of its memory, so that it stays
+// valid after the parser's input buffer is reused.
+func (e *Event) Clone() *Event {
+	c := *e
+	c.ID = strings.Clone(e.ID)
+	c.Source = strings.Clone(e.Source)
+	c.Format = strings.Clone(e.Format)
+	c.User = strings.Clone(e.User)
+	c.ClientIP = strings.Clone(e.ClientIP)
+	c.Server = strings.Clone(e.Server)
+	c.Database = strings.Clone(e.Database)
+	c.Statement = strings.Clone(e.Statement)
+	c.Digest = strings.Clone(e.Digest)
+	c.StatusCode = strings.Clone(e.StatusCode)
+	c.Reason = strings.Clone(e.Reason)
+	c.ConnectionID = strings.Clone(e.ConnectionID)
+	c.Raw = strings.Clone(e.Raw)
+	c.Origin.File = strings.Clone(e.Origin.File)
+	if e.Objects != nil {
+		c.Objects = make([]string, len(e.Objects))
+		for i, o := range e.Objects {
+			c.Objects[i] = strings.Clone(o)
+		}
+	}
+	if e.Detections != nil {
+		c.Detections = make([]string, len(e.Detections))
+		copy(c.Detections, e.Detections)
+	}
+	return &c
+}

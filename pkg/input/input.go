@@ -1,0 +1,57 @@
+// Package input defines what every log input (file follower, syslog listener,
+// HTTP receiver) hands to the pipeline: physical lines with their origin. It
+// knows no formats and imports only the standard library.
+package input
+
+import "context"
+
+// Line is one physical line without its trailing newline (and without a
+// trailing '\r').
+//
+// Text is valid only until the Handler returns: an input reuses its buffer.
+type Line struct {
+	Text []byte
+	// File is the path the line was read from ("" for network inputs).
+	File string
+	// Offset is the byte offset of the first byte of the line in File.
+	Offset int64
+	// Num is the 1-based line number in File, or 0 when it is unknown (for
+	// example after resuming from a checkpoint in the middle of a file).
+	Num int64
+	// Host is the sending host for network inputs (syslog), else "".
+	Host string
+}
+
+// Handler receives lines from an input. Calls are made from a single
+// goroutine per input, never concurrently.
+type Handler interface {
+	// HandleLine processes one line. It must not keep l.Text.
+	HandleLine(l Line)
+	// Idle is called when the input has read everything available and has
+	// seen no new data for a short while. Multi-line assemblers flush a
+	// pending record here.
+	Idle()
+}
+
+// Input is a source of lines.
+type Input interface {
+	// Run delivers lines to h until ctx is done, or, for one-shot inputs,
+	// until every file has been read to EOF. It returns nil on a clean stop.
+	Run(ctx context.Context, h Handler) error
+}
+
+// Stats are the per-input self-metrics, read at scrape time.
+type Stats struct {
+	Lines       uint64 // lines delivered
+	Bytes       uint64 // bytes delivered, newlines included
+	LagBytes    int64  // bytes written to watched files but not yet read
+	Rotations   uint64 // rotations followed (rename, create, symlink swap)
+	Truncations uint64 // truncations detected (copytruncate)
+	Errors      uint64 // read or watch errors
+	Files       int    // files currently open
+}
+
+// StatsReporter is implemented by inputs that export Stats.
+type StatsReporter interface {
+	Stats() Stats
+}
