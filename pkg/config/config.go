@@ -1,0 +1,374 @@
+// Package config loads and validates the exporter's TOML configuration
+// (BurntSushi/toml). Unknown keys are rejected, defaults live in code, and
+// every problem is reported at once as "file:line:col: message". Relative
+// paths are resolved against the configuration file's directory.
+//
+// It never reads flags or the environment; the exporter passes it a path.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/alecthomas/units"
+	"github.com/prometheus/common/model"
+
+	"github.com/dbsec/dbsec/pkg/parse"
+	"github.com/dbsec/dbsec/pkg/parse/formats"
+)
+
+// Config is the whole exporter configuration.
+type Config struct {
+	// File is the path the configuration was read from.
+	File    string
+	Server  Server
+	Store   Store
+	Sources []Source
+}
+
+// Server holds exporter-wide settings. The listen address and the web
+// config (TLS, basic auth) come from exporter-toolkit flags, not from here.
+type Server struct {
+	// StateDir keeps read positions (checkpoints). Default "data".
+	StateDir string
+}
+
+// Store configures the embedded event store.
+type Store struct {
+	Path      string        // default "data/dbsec.db"
+	Retention time.Duration // default 30d
+	MaxSize   int64         // bytes; 0 = unlimited
+}
+
+// StartAt says where to start reading a file that has no checkpoint.
+type StartAt string
+
+// Start positions.
+const (
+	StartEnd       StartAt = "end"
+	StartBeginning StartAt = "beginning"
+)
+
+// Source is one log to follow.
+type Source struct {
+	Name     string
+	Format   parse.Format
+	Path     string // path or glob, absolute after Load
+	StartAt  StartAt
+	Timezone string
+	Location *time.Location
+	Labels   map[string]string
+}
+
+// Defaults.
+const (
+	DefaultStateDir  = "data"
+	DefaultStorePath = "data/dbsec.db"
+	DefaultRetention = 30 * 24 * time.Hour
+)
+
+// Error is one configuration problem with its position.
+type Error struct {
+	File      string
+	Line, Col int
+	Msg       string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+}
+
+// Errors is every problem found in one file, in file order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Load reads and validates the configuration at path. On failure the error
+// is an Errors with every problem found.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse validates configuration text; path is used for messages and to
+// resolve relative paths.
+func Parse(path string, data []byte) (*Config, error) {
+	l := &loader{file: path, pos: scanPositions(string(data))}
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, Errors{{File: path, Line: pe.Position.Line, Col: max(pe.Position.Col, 1), Msg: pe.Message}}
+		}
+		return nil, Errors{{File: path, Line: 1, Col: 1, Msg: err.Error()}}
+	}
+	cfg := l.config(raw)
+	if len(l.errs) > 0 {
+		sort.SliceStable(l.errs, func(i, j int) bool {
+			if l.errs[i].Line != l.errs[j].Line {
+				return l.errs[i].Line < l.errs[j].Line
+			}
+			return l.errs[i].Col < l.errs[j].Col
+		})
+		return nil, l.errs
+	}
+	return cfg, nil
+}
+
+type loader struct {
+	file string
+	pos  *positions
+	errs Errors
+}
+
+// errorf records a problem at the key path; value selects the value's
+// column instead of the key's.
+func (l *loader) errorf(path string, value bool, format string, args ...any) {
+	p := l.pos.of(path, value)
+	l.errs = append(l.errs, &Error{File: l.file, Line: p.line, Col: p.col, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (l *loader) dir() string { return filepath.Dir(l.file) }
+
+func (l *loader) abs(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(l.dir(), p)
+}
+
+func (l *loader) config(raw map[string]any) *Config {
+	cfg := &Config{File: l.file}
+	cfg.Server.StateDir = DefaultStateDir
+	cfg.Store.Path = DefaultStorePath
+	cfg.Store.Retention = DefaultRetention
+	for _, k := range sortedKeys(raw) {
+		v := raw[k]
+		switch k {
+		case "server":
+			t := l.table(k, v)
+			for _, kk := range sortedKeys(t) {
+				p := k + "." + kk
+				switch kk {
+				case "state_dir":
+					cfg.Server.StateDir = l.str(p, t[kk])
+				default:
+					l.unknown(p)
+				}
+			}
+		case "store":
+			t := l.table(k, v)
+			for _, kk := range sortedKeys(t) {
+				p := k + "." + kk
+				switch kk {
+				case "path":
+					cfg.Store.Path = l.str(p, t[kk])
+				case "retention":
+					s := l.str(p, t[kk])
+					d, err := model.ParseDuration(s)
+					if err != nil || d <= 0 {
+						l.errorf(p, true, "retention %q is not a positive duration (examples: 30d, 12h, 2w)", s)
+					}
+					cfg.Store.Retention = time.Duration(d)
+				case "max_size":
+					switch x := t[kk].(type) {
+					case int64:
+						cfg.Store.MaxSize = x
+					case string:
+						n, err := units.ParseBase2Bytes(x)
+						if err != nil {
+							l.errorf(p, true, "max_size %q is not a size (examples: 512MiB, 10GiB)", x)
+						}
+						cfg.Store.MaxSize = int64(n)
+					default:
+						l.errorf(p, true, "max_size must be a size string such as \"10GiB\" or a number of bytes")
+					}
+				default:
+					l.unknown(p)
+				}
+			}
+		case "source":
+			arr, ok := v.([]map[string]any)
+			if !ok {
+				l.errorf(k, false, "source must be an array of tables: write [[source]]")
+				continue
+			}
+			seen := map[string]string{}
+			for i, t := range arr {
+				s := l.source(fmt.Sprintf("source.%d", i), t)
+				if s.Name != "" {
+					if prev, dup := seen[s.Name]; dup {
+						l.errorf(fmt.Sprintf("source.%d.name", i), true, "source name %q is already used at %s", s.Name, prev)
+					} else {
+						p := l.pos.of(fmt.Sprintf("source.%d.name", i), true)
+						seen[s.Name] = fmt.Sprintf("line %d", p.line)
+					}
+				}
+				cfg.Sources = append(cfg.Sources, s)
+			}
+		default:
+			l.unknown(k)
+		}
+	}
+	cfg.Server.StateDir = l.abs(cfg.Server.StateDir)
+	cfg.Store.Path = l.abs(cfg.Store.Path)
+	return cfg
+}
+
+var (
+	nameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
+	labelRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+)
+
+// reservedLabels are label names dbsec itself uses on some series.
+var reservedLabels = map[string]bool{
+	"source": true, "system": true, "category": true, "outcome": true, "action": true, "class": true,
+	"reason": true, "rule": true, "severity": true, "target": true, "le": true, "instance": true, "job": true,
+}
+
+func (l *loader) source(p string, t map[string]any) Source {
+	s := Source{StartAt: StartEnd, Timezone: "Local"}
+	var formatName string
+	for _, k := range sortedKeys(t) {
+		kp := p + "." + k
+		v := t[k]
+		switch k {
+		case "name":
+			s.Name = l.str(kp, v)
+			if s.Name != "" && !nameRE.MatchString(s.Name) {
+				l.errorf(kp, true, "source name %q must start with a letter or digit and contain only letters, digits and _ . : -", s.Name)
+			}
+		case "format":
+			formatName = l.str(kp, v)
+			f, ok := formats.Lookup(formatName)
+			if !ok && formatName != "" {
+				l.errorf(kp, true, "unknown format %q (known: %s)", formatName, strings.Join(formats.Names(), ", "))
+			}
+			s.Format = f
+		case "path":
+			s.Path = l.str(kp, v)
+			if _, err := filepath.Match(s.Path, ""); err != nil {
+				l.errorf(kp, true, "path %q is not a valid glob: %v", s.Path, err)
+			}
+			s.Path = l.abs(s.Path)
+		case "listen":
+			l.errorf(kp, false, "listen (the syslog input) is not supported by this version; follow a file with path")
+		case "start_at":
+			switch x := l.str(kp, v); x {
+			case "end", "beginning":
+				s.StartAt = StartAt(x)
+			default:
+				l.errorf(kp, true, "start_at must be \"beginning\" or \"end\", not %q", x)
+			}
+		case "timezone":
+			s.Timezone = l.str(kp, v)
+		case "labels":
+			lt, ok := v.(map[string]any)
+			if !ok {
+				l.errorf(kp, true, "labels must be a table, for example labels = { cluster = \"prod\" }")
+				continue
+			}
+			s.Labels = map[string]string{}
+			for _, lk := range sortedKeys(lt) {
+				lv, ok := lt[lk].(string)
+				switch {
+				case !labelRE.MatchString(lk) || strings.HasPrefix(lk, "__"):
+					l.errorf(kp, true, "label name %q is not a valid Prometheus label name", lk)
+				case reservedLabels[lk]:
+					l.errorf(kp, true, "label name %q is reserved by dbsec", lk)
+				case !ok:
+					l.errorf(kp, true, "label %q must have a string value", lk)
+				default:
+					s.Labels[lk] = lv
+				}
+			}
+		default:
+			l.unknown(kp)
+		}
+	}
+	if s.Name == "" {
+		l.errorf(p, false, "source has no name")
+	}
+	if formatName == "" {
+		l.errorf(p, false, "source %q has no format (known: %s)", s.Name, strings.Join(formats.Names(), ", "))
+	}
+	if s.Path == "" {
+		l.errorf(p, false, "source %q has no path", s.Name)
+	}
+	loc, err := time.LoadLocation(s.Timezone)
+	if err != nil {
+		l.errorf(p+".timezone", true, "unknown timezone %q (use an IANA name such as \"UTC\" or \"Europe/Berlin\", or \"Local\")", s.Timezone)
+		loc = time.UTC
+	}
+	s.Location = loc
+	return s
+}
+
+func (l *loader) unknown(path string) {
+	parts := strings.Split(path, ".")
+	if len(parts) >= 3 && parts[0] == "source" {
+		l.errorf(path, false, "unknown key %q in [[source]]", parts[len(parts)-1])
+		return
+	}
+	l.errorf(path, false, "unknown key %q", path)
+}
+
+func (l *loader) table(path string, v any) map[string]any {
+	t, ok := v.(map[string]any)
+	if !ok {
+		l.errorf(path, true, "%s must be a table", path)
+		return nil
+	}
+	return t
+}
+
+func (l *loader) str(path string, v any) string {
+	s, ok := v.(string)
+	if !ok {
+		l.errorf(path, true, "%s must be a string, not %s", path[strings.LastIndexByte(path, '.')+1:], tomlType(v))
+	}
+	return s
+}
+
+func tomlType(v any) string {
+	switch v.(type) {
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	case time.Time:
+		return "a date-time"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

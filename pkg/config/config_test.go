@@ -1,0 +1,91 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGood(t *testing.T) {
+	cfg, err := Load("testdata/good.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := filepath.Abs("testdata")
+	if got, want := cfg.Server.StateDir, "testdata/state"; got != want {
+		t.Errorf("state_dir = %q, want %q", got, want)
+	}
+	if cfg.Store.Retention != 14*24*time.Hour || cfg.Store.MaxSize != 1<<30 || cfg.Store.Path != "testdata/events.db" {
+		t.Errorf("store = %+v", cfg.Store)
+	}
+	if len(cfg.Sources) != 2 {
+		t.Fatalf("got %d sources, want 2", len(cfg.Sources))
+	}
+	s := cfg.Sources[0]
+	if s.Name != "tidb-1-audit" || s.Format.Name != "tidb-audit-plugin" || s.StartAt != StartBeginning ||
+		s.Location.String() != "Asia/Shanghai" || s.Labels["cluster"] != "prod" || s.Path != "testdata/logs/tidb-audit*.log" {
+		t.Errorf("source 0 = %+v (dir %s)", s, dir)
+	}
+	s = cfg.Sources[1]
+	if s.StartAt != StartEnd || s.Timezone != "Local" || s.Path != "/var/log/tidb/tidb-audit.log" {
+		t.Errorf("source 1 defaults = %+v", s)
+	}
+}
+
+// TestBad checks that every problem of a file is reported at once, each with
+// file:line:col, against the reviewed expectation in bad.toml.err.
+func TestBad(t *testing.T) {
+	_, err := Load("testdata/bad.toml")
+	if err == nil {
+		t.Fatal("bad.toml loaded without error")
+	}
+	want, rerr := os.ReadFile("testdata/bad.toml.err")
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if got := err.Error() + "\n"; got != string(want) {
+		t.Errorf("errors differ:\n--- want\n%s--- got\n%s", want, got)
+	}
+	es, ok := err.(Errors)
+	if !ok || len(es) < 10 {
+		t.Errorf("want an Errors with every problem, got %T with %d", err, len(es))
+	}
+}
+
+func TestSyntaxError(t *testing.T) {
+	_, err := Load("testdata/syntax.toml")
+	if err == nil || !strings.HasPrefix(err.Error(), "testdata/syntax.toml:4:") {
+		t.Errorf("got %v, want a positioned syntax error on line 4", err)
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	if _, err := Load("testdata/nope.toml"); err == nil || !os.IsNotExist(unwrapAll(err)) {
+		t.Errorf("got %v", err)
+	}
+}
+
+func unwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}
+
+func TestPositionsScanner(t *testing.T) {
+	src := "a = 1\n[t]\n  \"quoted key\" = '''\nx = 2\n'''\nb = [\n 1,\n]\n[[s]]\nk = 1\n[[s]]\nk = 2 # c\n"
+	p := scanPositions(src)
+	for path, want := range map[string]pos{"a": {1, 1}, "t.quoted key": {3, 3}, "t.b": {6, 1}, "s.0.k": {10, 1}, "s.1.k": {12, 1}} {
+		if got := p.keys[path]; got != want {
+			t.Errorf("%s at %v, want %v", path, got, want)
+		}
+	}
+	if _, ok := p.keys["t.x"]; ok {
+		t.Error("a line inside a multi-line string was taken for a key")
+	}
+}

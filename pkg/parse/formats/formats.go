@@ -1,0 +1,44 @@
+// Package formats is the table of every parser unit, by the format names of
+// DESIGN.md. It is the only package that imports all format packages.
+package formats
+
+import (
+	"sort"
+
+	"github.com/dbsec/dbsec/pkg/parse"
+	"github.com/dbsec/dbsec/pkg/parse/tidbauditplugin"
+)
+
+var all = []parse.Format{
+	tidbauditplugin.Format,
+}
+
+var byName = func() map[string]parse.Format {
+	m := make(map[string]parse.Format, len(all))
+	for _, f := range all {
+		m[f.Name] = f
+	}
+	return m
+}()
+
+// Lookup returns the format with the given name.
+func Lookup(name string) (parse.Format, bool) {
+	f, ok := byName[name]
+	return f, ok
+}
+
+// All returns every format, sorted by name.
+func All() []parse.Format {
+	out := append([]parse.Format(nil), all...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Names returns every format name, sorted.
+func Names() []string {
+	var out []string
+	for _, f := range All() {
+		out = append(out, f.Name)
+	}
+	return out
+}
