@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/dbsec/dbsec/pkg/collector"
+	"github.com/dbsec/dbsec/pkg/config"
+	"github.com/dbsec/dbsec/pkg/input"
+	"github.com/dbsec/dbsec/pkg/input/replay"
+	"github.com/dbsec/dbsec/pkg/parse"
+	"github.com/dbsec/dbsec/pkg/pipeline"
+	"github.com/dbsec/dbsec/pkg/tail"
+)
+
+func specs(cfg *config.Config) []collector.SourceSpec {
+	out := make([]collector.SourceSpec, len(cfg.Sources))
+	for i, s := range cfg.Sources {
+		out[i] = collector.SourceSpec{Name: s.Name, System: s.Format.System, Labels: s.Labels}
+	}
+	return out
+}
+
+func newPipeline(s config.Source, m *collector.Source, logger *slog.Logger) *pipeline.Source {
+	return pipeline.New(pipeline.Config{
+		Name:    s.Name,
+		Format:  s.Format,
+		Options: parse.Options{Location: s.Location},
+		Metrics: m,
+		Logger:  logger,
+	})
+}
+
+// replayOnce runs every source over its files, from the beginning to EOF.
+func replayOnce(ctx context.Context, cfg *config.Config, reg *collector.Registry, logger *slog.Logger) error {
+	ms := reg.Configure(specs(cfg))
+	for i, s := range cfg.Sources {
+		in := replay.New(s.Path)
+		files, err := in.Files()
+		if err != nil {
+			return fmt.Errorf("source %s: %w", s.Name, err)
+		}
+		if len(files) == 0 {
+			logger.Warn("no file matches the source's path", "source", s.Name, "path", s.Path)
+		}
+		p := newPipeline(s, ms[i], logger)
+		if err := p.Run(ctx, in); err != nil {
+			return err
+		}
+		logger.Info("replayed", "source", s.Name, "files", len(files), "events", p.Events(), "parse_errors", p.Errors())
+	}
+	return nil
+}
+
+// manager runs the configured sources and replaces them on reload.
+type manager struct {
+	reg    *collector.Registry
+	logger *slog.Logger
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newManager(reg *collector.Registry, logger *slog.Logger) *manager {
+	return &manager{reg: reg, logger: logger}
+}
+
+// apply builds the inputs of cfg first, so that a configuration whose inputs
+// cannot start leaves the running sources alone, then stops the running
+// sources (their checkpoints are written on the way out) and starts the new
+// ones.
+func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
+	cpDir := filepath.Join(cfg.Server.StateDir, "checkpoints")
+	inputs := make([]input.Input, len(cfg.Sources))
+	for i, s := range cfg.Sources {
+		in, err := tail.New(tail.Config{
+			Paths:          []string{s.Path},
+			StartAt:        string(s.StartAt),
+			CheckpointPath: filepath.Join(cpDir, s.Name+".json"),
+			Logger:         m.logger.With("source", s.Name),
+		})
+		if err != nil {
+			return fmt.Errorf("source %s: %w", s.Name, err)
+		}
+		inputs[i] = in
+	}
+	if len(cfg.Sources) > 0 {
+		if err := os.MkdirAll(cpDir, 0o750); err != nil {
+			return fmt.Errorf("state directory: %w", err)
+		}
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stopLocked()
+	ms := m.reg.Configure(specs(cfg))
+	runCtx, cancel := context.WithCancel(ctx)
+	m.cancel = cancel
+	for i, s := range cfg.Sources {
+		p := newPipeline(s, ms[i], m.logger)
+		in := inputs[i]
+		m.wg.Go(func() {
+			if err := p.Run(runCtx, in); err != nil {
+				m.logger.Error("source stopped", "source", s.Name, "err", err)
+			}
+		})
+	}
+	return nil
+}
+
+func (m *manager) stopLocked() {
+	if m.cancel != nil {
+		m.cancel()
+		m.wg.Wait()
+		m.cancel = nil
+	}
+}
+
+func (m *manager) stop() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stopLocked()
+}
