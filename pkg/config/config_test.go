@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -45,8 +46,11 @@ func TestBad(t *testing.T) {
 	if rerr != nil {
 		t.Fatal(rerr)
 	}
-	if got := err.Error() + "\n"; got != string(want) {
-		t.Errorf("errors differ:\n--- want\n%s--- got\n%s", want, got)
+	// The list of known formats grows with every parser; compare without it.
+	known := regexp.MustCompile(`\(known: [^)]*\)`)
+	got := known.ReplaceAllString(err.Error()+"\n", "(known: …)")
+	if w := known.ReplaceAllString(string(want), "(known: …)"); got != w {
+		t.Errorf("errors differ:\n--- want\n%s--- got\n%s", w, got)
 	}
 	es, ok := err.(Errors)
 	if !ok || len(es) < 10 {

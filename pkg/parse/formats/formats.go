@@ -6,11 +6,20 @@ import (
 	"sort"
 
 	"github.com/dbsec/dbsec/pkg/parse"
+	"github.com/dbsec/dbsec/pkg/parse/tidbaudit"
 	"github.com/dbsec/dbsec/pkg/parse/tidbauditplugin"
+	"github.com/dbsec/dbsec/pkg/parse/tidbgeneral"
+	"github.com/dbsec/dbsec/pkg/parse/tidblog"
+	"github.com/dbsec/dbsec/pkg/parse/tidbslow"
 )
 
 var all = []parse.Format{
 	tidbauditplugin.Format,
+	tidbaudit.Format,
+	tidbaudit.FormatJSON,
+	tidblog.Format,
+	tidbgeneral.Format,
+	tidbslow.Format,
 }
 
 var byName = func() map[string]parse.Format {

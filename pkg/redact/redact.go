@@ -1,0 +1,312 @@
+// Package redact masks secrets in statements, raw log records and URLs
+// before they are stored, exported or displayed:
+//
+//   - SQL passwords: IDENTIFIED BY '…', IDENTIFIED WITH plugin BY|AS '…',
+//     SET PASSWORD … = '…' / PASSWORD('…'), PostgreSQL [ENCRYPTED] PASSWORD '…',
+//     TDengine PASS '…';
+//   - credentials in URLs and query strings: api_key=, access-key=,
+//     secret-access-key=, session-token=, token=, password= … (Redash api
+//     keys, TiDB BACKUP/RESTORE/IMPORT storage URLs) and user:password@ in
+//     URLs;
+//   - TDengine's "invalid pass, input:<digest>".
+//
+// A secret is replaced by Mask. The functions return their argument itself,
+// without allocating, when there is nothing to redact. Redaction is lexical:
+// it errs on the side of masking (a quoted literal after the word PASSWORD is
+// masked even in a SELECT).
+package redact
+
+import "strings"
+
+// Mask replaces every secret.
+const Mask = "<redacted>"
+
+type span struct{ start, end int }
+
+// String returns s with every secret replaced by Mask.
+func String(s string) string {
+	if !mayContain(s) {
+		return s
+	}
+	var spans []span
+	spans = sqlSecrets(s, spans)
+	spans = urlSecrets(s, spans)
+	spans = tdengineSecrets(s, spans)
+	if len(spans) == 0 {
+		return s
+	}
+	return apply(s, spans)
+}
+
+// Bytes is String for a byte slice; it returns b itself when there is
+// nothing to redact.
+func Bytes(b []byte) []byte {
+	s := String(string(b))
+	if len(s) == len(b) && s == string(b) {
+		return b
+	}
+	return []byte(s)
+}
+
+// mayContain is a cheap pre-filter: every rule needs one of these letters
+// sequences, case-insensitively.
+func mayContain(s string) bool {
+	return indexFold(s, "pass", 0) >= 0 || indexFold(s, "identified", 0) >= 0 ||
+		indexFold(s, "key", 0) >= 0 || indexFold(s, "token", 0) >= 0 || indexFold(s, "pwd", 0) >= 0 ||
+		strings.Contains(s, "://")
+}
+
+// sqlSecrets finds quoted passwords in SQL.
+func sqlSecrets(s string, spans []span) []span {
+	// IDENTIFIED BY [PASSWORD] '…' and IDENTIFIED WITH plugin BY|AS '…'.
+	for i := indexFold(s, "identified", 0); i >= 0; i = indexFold(s, "identified", i+1) {
+		if !wordStart(s, i) {
+			continue
+		}
+		j := skipSpace(s, i+len("identified"))
+		w, j2 := word(s, j)
+		switch {
+		case eqFold(w, "by"):
+			j = skipSpace(s, j2)
+			if w2, j3 := word(s, j); eqFold(w2, "password") {
+				j = skipSpace(s, j3)
+			}
+		case eqFold(w, "with"):
+			j = skipSpace(s, j2)
+			_, j = wordOrQuoted(s, j) // plugin name
+			j = skipSpace(s, j)
+			w2, j3 := word(s, j)
+			if !eqFold(w2, "by") && !eqFold(w2, "as") {
+				continue
+			}
+			j = skipSpace(s, j3)
+		default:
+			continue
+		}
+		if sp, ok := quoted(s, j); ok {
+			spans = append(spans, sp)
+		}
+	}
+	// PASSWORD '…', PASSWORD = '…', PASSWORD('…') and SET PASSWORD … = '…';
+	// also TDengine PASS '…'.
+	for _, kw := range [...]string{"password", "pass"} {
+		for i := indexFold(s, kw, 0); i >= 0; i = indexFold(s, kw, i+1) {
+			if !wordStart(s, i) || !wordEnd(s, i+len(kw)) {
+				continue
+			}
+			j := skipSpace(s, i+len(kw))
+			if kw == "password" && hasPrefixFold(s, j, "for") && wordEnd(s, j+3) {
+				// SET PASSWORD FOR user = …: skip to the '='.
+				k := strings.IndexByte(s[j:], '=')
+				if k < 0 {
+					continue
+				}
+				j = j + k
+			}
+			if j < len(s) && s[j] == '=' {
+				j = skipSpace(s, j+1)
+				// = PASSWORD('…') is handled when the loop reaches that word.
+				if w, _ := word(s, j); eqFold(w, "password") || eqFold(w, "old_password") {
+					continue
+				}
+			}
+			if j < len(s) && s[j] == '(' {
+				j = skipSpace(s, j+1)
+			}
+			if sp, ok := quoted(s, j); ok {
+				spans = append(spans, sp)
+			}
+		}
+	}
+	return spans
+}
+
+// urlKeys are query-string or option keys whose value is a credential.
+var urlKeys = [...]string{
+	"api_key", "apikey", "access-key", "access_key", "accesskey", "secret-access-key", "secret_access_key",
+	"secret-key", "secret_key", "secretkey", "session-token", "session_token", "sas-token", "token",
+	"access_token", "password", "passwd", "pwd", "credentials-file",
+}
+
+func urlSecrets(s string, spans []span) []span {
+	for _, k := range urlKeys {
+		for i := indexFold(s, k, 0); i >= 0; i = indexFold(s, k, i+1) {
+			end := i + len(k)
+			if end >= len(s) || s[end] != '=' {
+				continue
+			}
+			if i > 0 {
+				c := s[i-1]
+				if isWordByte(c) || c == '-' {
+					continue // part of a longer key, e.g. x_token=
+				}
+			}
+			v := end + 1
+			e := v
+			for e < len(s) && !isURLDelim(s[e]) {
+				e++
+			}
+			if e > v {
+				spans = append(spans, span{v, e})
+			}
+		}
+	}
+	// scheme://user:password@host
+	for i := strings.Index(s, "://"); i >= 0; {
+		start := i + 3
+		e := start
+		for e < len(s) && !isURLDelim(s[e]) && s[e] != '/' && s[e] != '@' {
+			e++
+		}
+		if e < len(s) && s[e] == '@' {
+			if c := strings.IndexByte(s[start:e], ':'); c >= 0 && start+c+1 < e {
+				spans = append(spans, span{start + c + 1, e})
+			}
+		}
+		n := strings.Index(s[start:], "://")
+		if n < 0 {
+			break
+		}
+		i = start + n
+	}
+	return spans
+}
+
+func tdengineSecrets(s string, spans []span) []span {
+	const kw = "invalid pass, input:"
+	for i := indexFold(s, kw, 0); i >= 0; i = indexFold(s, kw, i+1) {
+		v := i + len(kw)
+		e := v
+		for e < len(s) && s[e] != ' ' && s[e] != ',' && s[e] != '"' && s[e] != '\t' {
+			e++
+		}
+		if e > v {
+			spans = append(spans, span{v, e})
+		}
+	}
+	return spans
+}
+
+func apply(s string, spans []span) string {
+	// Sort by start (insertion sort: there are few) and merge overlaps.
+	for i := 1; i < len(spans); i++ {
+		for j := i; j > 0 && spans[j].start < spans[j-1].start; j-- {
+			spans[j], spans[j-1] = spans[j-1], spans[j]
+		}
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	last := 0
+	for _, sp := range spans {
+		if sp.start < last {
+			if sp.end > last {
+				last = sp.end
+			}
+			continue
+		}
+		b.WriteString(s[last:sp.start])
+		b.WriteString(Mask)
+		last = sp.end
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// quoted returns the span of the contents of a '…', "…" or `…` literal
+// starting at i (SQL doubling and backslash escapes honoured; an
+// unterminated literal runs to the end).
+func quoted(s string, i int) (span, bool) {
+	if i >= len(s) {
+		return span{}, false
+	}
+	q := s[i]
+	if q != '\'' && q != '"' && q != '`' {
+		return span{}, false
+	}
+	j := i + 1
+	for j < len(s) {
+		c := s[j]
+		if c == '\\' {
+			j += 2
+			continue
+		}
+		if c == q {
+			if j+1 < len(s) && s[j+1] == q {
+				j += 2
+				continue
+			}
+			return span{i + 1, j}, true
+		}
+		j++
+	}
+	return span{i + 1, len(s)}, true
+}
+
+func wordOrQuoted(s string, i int) (string, int) {
+	if sp, ok := quoted(s, i); ok {
+		return s[sp.start:sp.end], min(sp.end+1, len(s))
+	}
+	return word(s, i)
+}
+
+func word(s string, i int) (string, int) {
+	j := i
+	for j < len(s) && isWordByte(s[j]) {
+		j++
+	}
+	return s[i:j], j
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || (c >= '0' && c <= '9') || (c|0x20 >= 'a' && c|0x20 <= 'z')
+}
+
+func wordStart(s string, i int) bool { return i == 0 || !isWordByte(s[i-1]) }
+func wordEnd(s string, i int) bool   { return i >= len(s) || !isWordByte(s[i]) }
+
+func isURLDelim(c byte) bool {
+	switch c {
+	case '&', ' ', '\t', '\n', '\r', '"', '\'', '#', ';', ')', ']', '>', ',', '`':
+		return true
+	}
+	return false
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// indexFold returns the index of the ASCII lower-case sub in s at or after
+// from, ignoring case, or -1.
+func indexFold(s, sub string, from int) int {
+	n := len(sub)
+	for i := from; i+n <= len(s); i++ {
+		if lower(s[i]) != sub[0] {
+			continue
+		}
+		k := 1
+		for k < n && lower(s[i+k]) == sub[k] {
+			k++
+		}
+		if k == n {
+			return i
+		}
+	}
+	return -1
+}
+
+func hasPrefixFold(s string, i int, p string) bool {
+	return i+len(p) <= len(s) && indexFold(s[i:i+len(p)], p, 0) == 0
+}
+
+func eqFold(a, b string) bool { return len(a) == len(b) && indexFold(a, b, 0) == 0 }
