@@ -68,8 +68,13 @@ func Statement(sql string) event.Action {
 			return event.ActionSetPassword
 		case eq(w, "ROLE"), eq(w, "DEFAULT") && eq(s.word(), "ROLE"):
 			return event.ActionSetRole
+		case eq(w, "GLOBAL"), eq(w, "PERSIST"), eq(w, "PERSIST_ONLY"), eq(w, "INSTANCE"):
+			return event.ActionSet
+		case w == "" && s.globalVar():
+			return event.ActionSet
 		}
-		return event.ActionSet
+		// SET name = …, SET SESSION …, SET NAMES …: the session's own state.
+		return event.ActionSetSession
 	case "USE":
 		return event.ActionUse
 	case "SHOW":
@@ -248,6 +253,17 @@ func (sc *scanner) word() string {
 	return w
 }
 
+// globalVar reports whether the scanner is at "@@global." or "@@persist".
+func (sc *scanner) globalVar() bool {
+	rest := sc.s[sc.i:]
+	if len(rest) < 3 || rest[0] != '@' || rest[1] != '@' {
+		return false
+	}
+	sub := scanner{s: rest[2:]}
+	w := sub.word()
+	return eq(w, "GLOBAL") || eq(w, "PERSIST") || eq(w, "PERSIST_ONLY") || eq(w, "INSTANCE")
+}
+
 // skipAssignment skips "= value" after DEFINER or ALGORITHM.
 func (sc *scanner) skipAssignment() {
 	sc.skip()
@@ -324,7 +340,7 @@ var keywords = func() map[string]string {
 		"STABLE", "DATABASE", "SCHEMA", "INDEX", "VIEW", "USER", "ROLE", "GROUP", "OR", "TEMPORARY", "TEMP",
 		"GLOBAL", "LOCAL", "UNIQUE", "FULLTEXT", "SPATIAL", "UNLOGGED", "MATERIALIZED", "RECURSIVE", "CLUSTERED",
 		"NONCLUSTERED", "EXTERNAL", "ALGORITHM", "DEFINER", "SQL", "SYSTEM", "INSTANCE", "DNODE", "ALL",
-		"CLUSTER", "ONLINE", "OFFLINE", "IGNORE", "TABLES",
+		"CLUSTER", "ONLINE", "OFFLINE", "IGNORE", "TABLES", "PERSIST", "PERSIST_ONLY", "PASSWORD", "DEFAULT",
 	} {
 		m[k] = k
 	}
@@ -338,8 +354,8 @@ func keyword(b []byte) string {
 	return "\x00"
 }
 
-// Category returns the category of an event whose verb is a and whose
-// outcome is o: a denied statement is access_denied whatever its verb.
+// Category returns the category of an event whose verb is a: a statement
+// refused for lack of privilege (denied) is access_denied whatever its verb.
 func Category(a event.Action, denied bool) event.Category {
 	if denied {
 		return event.CategoryAccessDenied

@@ -43,9 +43,9 @@ func Metrics() []Metric {
 var (
 	mEvents       = Metric{"dbsec_events_total", "counter", "Audit events by security category and outcome.", []string{"category", "outcome"}}
 	mLogins       = Metric{"dbsec_login_attempts_total", "counter", "Login attempts by outcome (a failed login written as several lines counts once).", []string{"outcome"}}
-	mDDL          = Metric{"dbsec_ddl_statements_total", "counter", "DDL statements by action, whatever their outcome.", []string{"action"}}
-	mPriv         = Metric{"dbsec_privilege_changes_total", "counter", "Privilege changes (GRANT, REVOKE, CREATE/ALTER/DROP USER, SET PASSWORD …) by action, whatever their outcome.", []string{"action"}}
-	mStatements   = Metric{"dbsec_statements_total", "counter", "SQL statements by class.", []string{"class"}}
+	mDDL          = Metric{"dbsec_ddl_statements_total", "counter", "DDL statements by action; statements refused for lack of privilege count in dbsec_access_denied_total instead.", []string{"action"}}
+	mPriv         = Metric{"dbsec_privilege_changes_total", "counter", "Privilege changes (GRANT, REVOKE, CREATE/ALTER/DROP USER, SET PASSWORD …) by action; refused ones count in dbsec_access_denied_total instead.", []string{"action"}}
+	mStatements   = Metric{"dbsec_statements_total", "counter", "SQL statements by class, refused ones included.", []string{"class"}}
 	mDenied       = Metric{"dbsec_access_denied_total", "counter", "Statements and logins refused for lack of privilege.", nil}
 	mDuration     = Metric{"dbsec_query_duration_seconds", "histogram", "Statement duration, where the format records it.", nil}
 	mRowsReturned = Metric{"dbsec_rows_returned", "histogram", "Rows returned by reads, where the format records them.", nil}

@@ -139,6 +139,7 @@ const (
 	ActionPrepare
 	ActionExecute
 	ActionCall
+	ActionSetSession
 	ActionOther
 	NumActions
 )
@@ -157,7 +158,7 @@ var actionNames = [NumActions]string{
 	"select",
 	"set", "use", "show", "explain", "kill", "flush", "shutdown", "backup", "restore",
 	"audit_config", "config_change", "install_plugin", "uninstall_plugin",
-	"transaction", "prepare", "execute", "call", "other",
+	"transaction", "prepare", "execute", "call", "set_session", "other",
 }
 
 func (a Action) String() string {

@@ -1,0 +1,813 @@
+package tail
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/dbsec/dbsec/pkg/input"
+)
+
+// fileID identifies a file across renames.
+type fileID struct{ dev, ino uint64 }
+
+// file is one open file. It is owned by the Run goroutine.
+type file struct {
+	id   fileID
+	name string // path reported in Line.File
+	real string // symlink target of name, "" if name is not a symlink
+	fd   *os.File
+
+	offset   int64 // just past the last delivered byte
+	num      int64 // number of the last delivered line
+	numKnown bool
+	size     int64 // last size seen
+	mtime    time.Time
+	lag      int64 // contribution to Follower.lag
+
+	fpLen  int
+	fpHash uint64
+
+	skipNL  bool // a partial line was flushed; swallow a '\n' that follows it
+	discard bool // inside an over-long line; drop bytes up to '\n'
+	partial bool // bytes after offset hold an incomplete line
+
+	draining   bool // no matching path names this file any more
+	priority   bool // read before others (rotated while we were down)
+	dirty      bool
+	lastGrowth time.Time
+	seen       uint64 // scan generation
+}
+
+// run is the state of one Run call.
+type run struct {
+	f   *Follower
+	cfg *Config
+	h   input.Handler
+	log *slog.Logger
+
+	files  map[fileID]*file
+	byName map[string]*file
+	dirty  []*file
+	buf    []byte
+	fpBuf  [fingerprintSize]byte
+
+	w        *fsnotify.Watcher
+	watched  map[string]bool
+	polling  bool
+	needScan bool
+	gen      uint64
+	started  bool // initial scan done
+	lastScan time.Time
+
+	lastData time.Time
+	idled    bool
+
+	cp        map[fileID]cpEntry // loaded checkpoint entries not yet matched
+	cpLoaded  bool
+	cpSavedAt time.Time
+	cpDirty   bool
+}
+
+func newRun(f *Follower, h input.Handler) *run {
+	return &run{
+		f:       f,
+		cfg:     &f.cfg,
+		h:       h,
+		log:     f.log,
+		files:   make(map[fileID]*file),
+		byName:  make(map[string]*file),
+		buf:     make([]byte, f.cfg.ReadBufferSize),
+		watched: make(map[string]bool),
+	}
+}
+
+func (r *run) runOnce(ctx context.Context) error {
+	r.scan()
+	r.readDirty(ctx, true)
+	if ctx.Err() == nil {
+		r.h.Idle()
+	}
+	return r.saveCheckpoint()
+}
+
+func (r *run) runFollow(ctx context.Context) error {
+	r.startWatcher()
+	defer r.stopWatcher()
+	now := time.Now()
+	r.lastData = now
+	r.scan()
+	r.readDirty(ctx, false)
+
+	tick := time.NewTicker(r.cfg.PollInterval)
+	defer tick.Stop()
+	var cpC <-chan time.Time
+	if r.cfg.CheckpointPath != "" {
+		cpt := time.NewTicker(r.cfg.CheckpointInterval)
+		defer cpt.Stop()
+		cpC = cpt.C
+	}
+	var events <-chan fsnotify.Event
+	var werrs <-chan error
+	if r.w != nil {
+		events, werrs = r.w.Events, r.w.Errors
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return r.saveCheckpoint()
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				break
+			}
+			r.handleEvent(ev)
+			// Coalesce whatever else is queued, boundedly.
+			for i := 0; i < 1024; i++ {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						events = nil
+						i = 1024
+						break
+					}
+					r.handleEvent(ev)
+					continue
+				default:
+				}
+				break
+			}
+		case err, ok := <-werrs:
+			if !ok {
+				werrs = nil
+				break
+			}
+			r.watchError(err)
+		case now := <-tick.C:
+			r.onTick(ctx, now)
+		case <-cpC:
+			if err := r.saveCheckpoint(); err != nil {
+				r.f.errs.Add(1)
+				r.log.Warn("write checkpoint", "path", r.cfg.CheckpointPath, "err", err)
+			}
+		}
+		if ctx.Err() != nil {
+			continue
+		}
+		if r.needScan {
+			r.scan()
+		}
+		r.readDirty(ctx, false)
+	}
+}
+
+func (r *run) onTick(ctx context.Context, now time.Time) {
+	scanEvery := r.cfg.PollInterval
+	if !r.polling {
+		scanEvery = 10 * r.cfg.PollInterval
+	}
+	if now.Sub(r.lastScan) >= scanEvery {
+		r.needScan = true
+	}
+	for _, fl := range r.files {
+		if fl.draining {
+			r.markDirty(fl)
+		}
+	}
+	if r.needScan {
+		r.scan()
+	}
+	r.readDirty(ctx, false)
+	if ctx.Err() != nil {
+		return
+	}
+	// Close drained files; flush partial lines that stopped growing.
+	for _, fl := range r.files {
+		idle := now.Sub(fl.lastGrowth)
+		if fl.draining && !fl.partial && fl.offset >= fl.size && idle >= r.cfg.RotateWait {
+			r.log.Debug("close rotated file", "file", fl.name)
+			r.closeFile(fl)
+			continue
+		}
+		if fl.partial && idle >= r.cfg.IdleTimeout {
+			r.readFile(ctx, fl, true)
+		}
+	}
+	if !r.idled && now.Sub(r.lastData) >= r.cfg.IdleTimeout {
+		r.idled = true
+		r.h.Idle()
+	}
+}
+
+func (r *run) startWatcher() {
+	if r.f.forcePoll {
+		r.polling = true
+		return
+	}
+	w, err := fsnotify.NewBufferedWatcher(4096)
+	if err != nil {
+		r.f.errs.Add(1)
+		r.log.Warn("inotify unavailable, polling", "interval", r.cfg.PollInterval, "err", err)
+		r.polling = true
+		return
+	}
+	r.w = w
+}
+
+func (r *run) stopWatcher() {
+	if r.w != nil {
+		if err := r.w.Close(); err != nil {
+			r.log.Debug("close watcher", "err", err)
+		}
+		r.w = nil
+	}
+}
+
+// watch adds dir to the watcher. Failures other than a missing directory
+// switch the follower to polling.
+func (r *run) watch(dir string) {
+	if r.w == nil || r.polling || r.watched[dir] {
+		return
+	}
+	if err := r.w.Add(dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return // retried on the next scan
+		}
+		r.f.errs.Add(1)
+		r.log.Warn("watch directory, falling back to polling", "dir", dir, "interval", r.cfg.PollInterval, "err", err)
+		r.polling = true
+		return
+	}
+	r.watched[dir] = true
+}
+
+func (r *run) watchError(err error) {
+	if errors.Is(err, fsnotify.ErrEventOverflow) {
+		r.log.Debug("inotify queue overflow, rescanning")
+	} else {
+		r.f.errs.Add(1)
+		r.log.Warn("watch", "err", err)
+	}
+	r.needScan = true
+	for _, fl := range r.files {
+		r.markDirty(fl)
+	}
+}
+
+func (r *run) handleEvent(ev fsnotify.Event) {
+	name := ev.Name
+	fl := r.byName[name]
+	switch {
+	case ev.Has(fsnotify.Create) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
+		if fl != nil || r.matches(name) {
+			r.needScan = true
+		}
+		if r.watched[name] {
+			delete(r.watched, name) // a watched directory went away
+			r.needScan = true
+		}
+		if ev.Has(fsnotify.Create) && r.matchesDir(name) {
+			r.needScan = true
+		}
+	case ev.Has(fsnotify.Write):
+		switch {
+		case fl != nil:
+			r.markDirty(fl)
+		case r.matches(name):
+			r.needScan = true
+		default:
+			// Maybe a rotated file we are still draining.
+			for _, d := range r.files {
+				if d.draining {
+					r.markDirty(d)
+				}
+			}
+		}
+	}
+}
+
+func (r *run) matches(name string) bool {
+	for _, p := range r.cfg.Paths {
+		if ok, _ := filepath.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *run) matchesDir(name string) bool {
+	for _, p := range r.cfg.Paths {
+		if ok, _ := filepath.Match(filepath.Dir(p), name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *run) markDirty(fl *file) {
+	if !fl.dirty {
+		fl.dirty = true
+		r.dirty = append(r.dirty, fl)
+	}
+}
+
+func statID(fi fs.FileInfo) fileID {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}
+	}
+	return fileID{}
+}
+
+// scan matches the globs and reconciles the matches with the open files.
+func (r *run) scan() {
+	r.needScan = false
+	r.lastScan = time.Now()
+	r.gen++
+	initial := !r.started
+	r.started = true
+
+	for _, p := range r.cfg.Paths {
+		dir := filepath.Dir(p)
+		if hasMeta(dir) {
+			ds, _ := filepath.Glob(dir)
+			for _, d := range ds {
+				r.watch(d)
+			}
+		} else {
+			r.watch(dir)
+		}
+	}
+
+	var matches []string
+	for _, p := range r.cfg.Paths {
+		if !hasMeta(p) {
+			matches = append(matches, p)
+			continue
+		}
+		m, err := filepath.Glob(p)
+		if err != nil {
+			continue // validated in New
+		}
+		matches = append(matches, m...)
+	}
+	slices.Sort(matches)
+	matches = slices.Compact(matches)
+
+	clear(r.byName)
+	fresh := 0
+	for _, p := range matches {
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		id := statID(fi)
+		fl := r.files[id]
+		if fl == nil {
+			var isNew bool
+			if fl, isNew = r.open(p, initial); fl == nil {
+				continue
+			}
+			if isNew {
+				fresh++
+			}
+		}
+		if fl.seen != r.gen {
+			fl.seen = r.gen
+			if fl.draining {
+				fl.draining = false
+			}
+			if fl.name != p {
+				// The name we reported may still be valid; prefer it.
+				if fi2, err := os.Stat(fl.name); err != nil || statID(fi2) != id {
+					r.log.Debug("file renamed", "from", fl.name, "to", p)
+					fl.name = p
+					fl.real = ""
+				}
+			}
+		}
+		r.byName[p] = fl
+		if fl.real != "" {
+			r.byName[fl.real] = fl
+		}
+		if fi.Size() != fl.size || !fi.ModTime().Equal(fl.mtime) {
+			r.markDirty(fl)
+		}
+	}
+	for _, fl := range r.files {
+		if fl.seen != r.gen && !fl.draining {
+			r.log.Debug("file rotated away", "file", fl.name)
+			fl.draining = true
+			fl.lastGrowth = time.Now()
+			r.markDirty(fl)
+		}
+	}
+	if initial {
+		r.resumeRotated()
+		r.cp = nil
+	}
+	if !initial {
+		r.f.rotations.Add(uint64(fresh))
+	}
+}
+
+func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
+
+// open opens a newly matched file, decides where to start reading it and
+// marks it for reading. It returns the file and whether it was not open yet.
+func (r *run) open(p string, initial bool) (*file, bool) {
+	fd, err := os.Open(p)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			r.f.errs.Add(1)
+			r.log.Warn("open", "file", p, "err", err)
+		}
+		return nil, false
+	}
+	fi, err := fd.Stat()
+	if err != nil {
+		r.f.errs.Add(1)
+		r.log.Warn("stat", "file", p, "err", err)
+		fd.Close()
+		return nil, false
+	}
+	id := statID(fi)
+	if fl := r.files[id]; fl != nil { // raced with a rename
+		fd.Close()
+		return fl, false
+	}
+	fl := &file{id: id, name: p, fd: fd, numKnown: true, lastGrowth: time.Now()}
+	if lfi, err := os.Lstat(p); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			fl.real = real
+			r.watch(filepath.Dir(real))
+		}
+	}
+	size := fi.Size()
+	r.fingerprint(fl, size)
+	switch e, ok := r.cp[id]; {
+	case ok && e.matches(fl, r):
+		delete(r.cp, id)
+		fl.offset, fl.num, fl.numKnown, fl.skipNL = e.Offset, e.Num, e.NumKnown, e.SkipNL
+		if e.Path != p {
+			fl.priority = true
+		}
+		if size < fl.offset {
+			r.truncated(fl)
+		}
+		r.log.Debug("resume from checkpoint", "file", p, "offset", fl.offset)
+	case initial && r.cfg.StartAt == StartEnd && !(r.cpLoaded && fi.ModTime().After(r.cpSavedAt)):
+		fl.offset = r.lastLineStart(fl, size)
+		fl.numKnown = false
+	}
+	r.files[id] = fl
+	r.f.files.Add(1)
+	r.setLag(fl, size)
+	r.cpDirty = true
+	r.markDirty(fl)
+	r.log.Debug("open", "file", p, "offset", fl.offset)
+	return fl, true
+}
+
+// lastLineStart returns the offset just past the last '\n' before size
+// (within one buffer), so that starting at the end does not begin mid-line.
+func (r *run) lastLineStart(fl *file, size int64) int64 {
+	n := min(int64(len(r.buf)), size)
+	if n == 0 {
+		return size
+	}
+	m, _ := fl.fd.ReadAt(r.buf[:n], size-n)
+	b := r.buf[:m]
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		return size - n + int64(i) + 1
+	}
+	return size
+}
+
+// resumeRotated finds checkpointed files that were renamed out of the globs
+// while we were down, among the siblings of their recorded paths, and opens
+// them for draining first.
+func (r *run) resumeRotated() {
+	if len(r.cp) == 0 {
+		return
+	}
+	dirs := make(map[string][]cpEntry)
+	for _, e := range r.cp {
+		dirs[filepath.Dir(e.Path)] = append(dirs[filepath.Dir(e.Path)], e)
+	}
+	for dir, es := range dirs {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, de := range ents {
+			if !de.Type().IsRegular() {
+				continue
+			}
+			name := de.Name()
+			want := false
+			for _, e := range es {
+				if strings.HasPrefix(name, stem(filepath.Base(e.Path))) {
+					want = true
+					break
+				}
+			}
+			if !want {
+				continue
+			}
+			p := filepath.Join(dir, name)
+			fi, err := os.Stat(p)
+			if err != nil {
+				continue
+			}
+			id := statID(fi)
+			if _, ok := r.cp[id]; !ok || r.files[id] != nil {
+				continue
+			}
+			fl, _ := r.open(p, false)
+			if fl == nil {
+				continue
+			}
+			if _, unmatched := r.cp[id]; unmatched {
+				r.closeFile(fl) // inode reused by an unrelated file
+				continue
+			}
+			r.log.Debug("resume rotated file", "file", p)
+			fl.draining = true
+			fl.priority = true
+			fl.seen = r.gen
+			r.markDirty(fl)
+		}
+	}
+}
+
+// stem is a file name up to its first '.' (or the whole name).
+func stem(name string) string {
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		return name[:i]
+	}
+	return name
+}
+
+// fingerprint hashes the first min(size, fingerprintSize) bytes of fl.
+func (r *run) fingerprint(fl *file, size int64) {
+	n := int(min(size, fingerprintSize))
+	m, _ := fl.fd.ReadAt(r.fpBuf[:n], 0)
+	fl.fpLen = m
+	fl.fpHash = fnv64(r.fpBuf[:m])
+}
+
+// verify reports whether fl still starts with its fingerprint, extending the
+// fingerprint if the file has grown past it.
+func (r *run) verify(fl *file, size int64) bool {
+	if fl.fpLen == 0 && size > 0 && fl.offset == 0 {
+		r.fingerprint(fl, size)
+		return true
+	}
+	n := int(min(size, fingerprintSize))
+	if n < fl.fpLen {
+		return false
+	}
+	m, _ := fl.fd.ReadAt(r.fpBuf[:n], 0)
+	if m < fl.fpLen || fnv64(r.fpBuf[:fl.fpLen]) != fl.fpHash {
+		return false
+	}
+	if m > fl.fpLen {
+		fl.fpLen = m
+		fl.fpHash = fnv64(r.fpBuf[:m])
+	}
+	return true
+}
+
+func fnv64(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+func (r *run) truncated(fl *file) {
+	r.f.truncations.Add(1)
+	r.log.Debug("file truncated", "file", fl.name, "offset", fl.offset)
+	fl.offset, fl.num, fl.numKnown = 0, 0, true
+	fl.skipNL, fl.discard, fl.partial = false, false, false
+	fl.size = 0
+	r.cpDirty = true
+}
+
+func (r *run) setLag(fl *file, size int64) {
+	fl.size = size
+	l := max(size-fl.offset, 0)
+	if l != fl.lag {
+		r.f.lag.Add(l - fl.lag)
+		fl.lag = l
+	}
+}
+
+func (r *run) closeFile(fl *file) {
+	if fl.fd == nil {
+		return
+	}
+	fl.fd.Close()
+	fl.fd = nil
+	r.f.lag.Add(-fl.lag)
+	fl.lag = 0
+	r.f.files.Add(-1)
+	delete(r.files, fl.id)
+	if r.byName[fl.name] == fl {
+		delete(r.byName, fl.name)
+	}
+	r.cpDirty = true
+}
+
+func (r *run) closeAll() {
+	for _, fl := range r.files {
+		r.closeFile(fl)
+	}
+}
+
+// readDirty reads every dirty file; rotated files go first.
+func (r *run) readDirty(ctx context.Context, flush bool) {
+	if len(r.dirty) == 0 {
+		return
+	}
+	slices.SortStableFunc(r.dirty, func(a, b *file) int {
+		pa, pb := a.draining || a.priority, b.draining || b.priority
+		switch {
+		case pa == pb:
+			return 0
+		case pa:
+			return -1
+		}
+		return 1
+	})
+	for i, fl := range r.dirty {
+		r.dirty[i] = nil
+		fl.dirty = false
+		if fl.fd == nil || ctx.Err() != nil {
+			continue
+		}
+		r.readFile(ctx, fl, flush)
+		fl.priority = false
+	}
+	r.dirty = r.dirty[:0]
+}
+
+// readFile delivers the complete lines of fl up to its current size. With
+// flush, a final partial line is delivered too.
+func (r *run) readFile(ctx context.Context, fl *file, flush bool) {
+	fi, err := fl.fd.Stat()
+	if err != nil {
+		r.f.errs.Add(1)
+		r.log.Warn("stat", "file", fl.name, "err", err)
+		return
+	}
+	size, mtime := fi.Size(), fi.ModTime()
+	// A changed size or mtime means new data or a rewrite: a file rewritten
+	// to the same size (ping-pong with fixed-size files) is caught by the
+	// fingerprint.
+	if size < fl.offset || ((size != fl.size || !mtime.Equal(fl.mtime)) && !r.verify(fl, size)) {
+		r.truncated(fl)
+		r.fingerprint(fl, size)
+	}
+	fl.mtime = mtime
+	now := time.Now()
+	if size > fl.size {
+		fl.lastGrowth = now
+	}
+	r.setLag(fl, size)
+	if fl.offset >= size {
+		fl.partial = false
+		return
+	}
+	before := fl.offset
+	r.readLines(ctx, fl, size, flush)
+	r.setLag(fl, size)
+	if fl.offset != before {
+		r.lastData = now
+		r.idled = false
+		r.cpDirty = true
+	}
+}
+
+func (r *run) readLines(ctx context.Context, fl *file, limit int64, flush bool) {
+	maxLine := r.cfg.MaxLineLength
+	for fl.offset < limit {
+		if ctx.Err() != nil {
+			return
+		}
+		want := min(limit-fl.offset, int64(len(r.buf)))
+		n, err := fl.fd.ReadAt(r.buf[:want], fl.offset)
+		if n == 0 {
+			if err != nil && !errors.Is(err, io.EOF) {
+				r.f.errs.Add(1)
+				r.log.Warn("read", "file", fl.name, "err", err)
+			}
+			return // shrank under us; the next look sees the truncation
+		}
+		if int64(n) < want {
+			limit = fl.offset + int64(n) // the file shrank under us
+		}
+		data := r.buf[:n]
+		base := fl.offset
+		pos := 0
+		if fl.discard {
+			i := indexNL(data)
+			if i < 0 {
+				fl.offset += int64(n)
+				continue
+			}
+			pos = i + 1
+			fl.discard = false
+			fl.offset = base + int64(pos)
+		}
+		if fl.skipNL && pos < n {
+			if data[pos] == '\n' {
+				pos++
+				fl.offset = base + int64(pos)
+			}
+			fl.skipNL = false
+		}
+		for pos < n {
+			i := indexNL(data[pos:])
+			if i < 0 {
+				break
+			}
+			if i > maxLine {
+				// Reachable only with a buffer larger than maxLine+1: cut.
+				r.deliver(fl, data[pos:pos+maxLine], base+int64(pos), maxLine)
+				r.f.errs.Add(1)
+			} else {
+				r.deliver(fl, trimCR(data[pos:pos+i]), base+int64(pos), i+1)
+			}
+			pos += i + 1
+			fl.offset = base + int64(pos)
+		}
+		rest := n - pos
+		if rest == 0 {
+			continue
+		}
+		if base+int64(n) < limit && pos > 0 {
+			continue // the rest is re-read at the start of the buffer
+		}
+		// rest has no newline and reaches the end of what we read.
+		if rest > maxLine {
+			r.deliver(fl, data[pos:pos+maxLine], base+int64(pos), maxLine)
+			r.f.errs.Add(1)
+			r.log.Debug("line too long, cut", "file", fl.name, "offset", base+int64(pos), "max", maxLine)
+			fl.offset = base + int64(n)
+			fl.discard = true
+			continue
+		}
+		if pos == 0 && n == len(r.buf) && len(r.buf) < maxLine+1 {
+			r.buf = make([]byte, min(2*len(r.buf), maxLine+1))
+			continue
+		}
+		if base+int64(n) < limit {
+			continue
+		}
+		// A partial last line.
+		if !flush {
+			fl.partial = true
+			return
+		}
+		r.deliver(fl, trimCR(data[pos:n]), base+int64(pos), rest)
+		fl.offset = base + int64(n)
+		fl.skipNL = true
+	}
+	fl.partial = false
+}
+
+func (r *run) deliver(fl *file, text []byte, off int64, consumed int) {
+	if fl.numKnown {
+		fl.num++
+	}
+	num := fl.num
+	if !fl.numKnown {
+		num = 0
+	}
+	r.h.HandleLine(input.Line{Text: text, File: fl.name, Offset: off, Num: num})
+	r.f.lines.Add(1)
+	r.f.bytes.Add(uint64(consumed))
+}
+
+func indexNL(b []byte) int { return bytes.IndexByte(b, '\n') }
+
+func trimCR(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		return b[:len(b)-1]
+	}
+	return b
+}
