@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -108,6 +109,30 @@ func TestOnce(t *testing.T) {
 	if g := mfs["dbsec_config_last_reload_successful"]; g == nil || g.GetMetric()[0].GetGauge().GetValue() != 1 {
 		t.Error("dbsec_config_last_reload_successful is not 1")
 	}
+	// Histograms: the slow log gives two durations, the plugin log its
+	// COST_TIME (µs) on every statement record; rows returned by reads.
+	for _, tc := range []struct {
+		name, source string
+		count        uint64
+		sum          float64
+	}{
+		{"dbsec_query_duration_seconds", "tidb-1-slow", 2, 1.527627037 + 0.802001},
+		{"dbsec_rows_returned", "tidb-1-slow", 1, 120000}, // the failed query's 0 rows do not count
+		{"dbsec_rows_returned", "tidb-1-audit", 2, 3 + 1},
+		{"dbsec_rows_affected", "tidb-1-audit", 2, 2},
+	} {
+		var h *dto.Histogram
+		for _, m := range mfs[tc.name].GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "source" && l.GetValue() == tc.source {
+					h = m.GetHistogram()
+				}
+			}
+		}
+		if h == nil || h.GetSampleCount() != tc.count || math.Abs(h.GetSampleSum()-tc.sum) > 1e-9 {
+			t.Errorf("%s{source=%q}: got %v, want count %d sum %v", tc.name, tc.source, h, tc.count, tc.sum)
+		}
+	}
 	lintExposition(t, out)
 }
 
@@ -160,7 +185,7 @@ func lintExposition(t *testing.T, text string) {
 
 func TestConfigCheck(t *testing.T) {
 	code, out, _ := runCapture(t, context.Background(), "--config.check", "--config.file", "../testdata/demo.toml")
-	if code != 0 || !strings.Contains(out, "configuration OK (1 sources)") {
+	if code != 0 || !strings.Contains(out, "configuration OK (3 sources)") {
 		t.Errorf("exit %d, stdout %q", code, out)
 	}
 	code, _, errOut := runCapture(t, context.Background(), "--config.check", "--config.file", "../pkg/config/testdata/bad.toml")

@@ -134,7 +134,8 @@ func (s *Source) Count(ev *event.Event) {
 	if ev.HasDuration {
 		s.duration.observe(ev.Duration)
 	}
-	if ev.HasRows {
+	// Rows only mean something for statements that ran.
+	if ev.HasRows && o != event.OutcomeFailure {
 		switch verb {
 		case event.CategoryRead:
 			s.rowsReturned.observe(float64(ev.Rows))

@@ -130,8 +130,11 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// NoCol is the col argument of Errorf when the problem has no position.
+const NoCol = -1
+
 // Errorf returns a *Error. col is 0-based (an index into the record) and is
-// reported 1-based.
+// reported 1-based; NoCol means the error has no column.
 func Errorf(reason Reason, col int, format string, args ...any) *Error {
 	return &Error{Reason: reason, Col: col + 1, Msg: fmt.Sprintf(format, args...)}
 }

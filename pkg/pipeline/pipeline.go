@@ -111,7 +111,7 @@ func (s *Source) record(rec []byte, pos parse.Pos) {
 		// Log the first errors and then every power of two, so that a
 		// stream of garbage cannot flood the log.
 		if n <= 10 || n&(n-1) == 0 {
-			s.logger.Warn("cannot parse record", "source", s.name, "format", s.format.Name,
+			s.logger.Warn("cannot parse record", "source_name", s.name, "format", s.format.Name,
 				"at", location(s.file, pos, err), "reason", reason.String(), "err", err, "errors_so_far", n)
 		}
 		return

@@ -19,6 +19,9 @@ import (
 	"github.com/dbsec/dbsec/pkg/input"
 )
 
+// maxDone bounds the set of rotated files already read in a run.
+const maxDone = 1 << 16
+
 // fileID identifies a file across renames.
 type fileID struct{ dev, ino uint64 }
 
@@ -74,6 +77,9 @@ type run struct {
 	lastData time.Time
 	idled    bool
 
+	startTime time.Time
+	done      map[fileID]bool // files read to the end and closed in this run
+
 	cp        map[fileID]cpEntry // loaded checkpoint entries not yet matched
 	cpLoaded  bool
 	cpSavedAt time.Time
@@ -90,6 +96,10 @@ func newRun(f *Follower, h input.Handler) *run {
 		byName:  make(map[string]*file),
 		buf:     make([]byte, f.cfg.ReadBufferSize),
 		watched: make(map[string]bool),
+		done:    make(map[fileID]bool),
+		// A little slack: a file rotated in the instant Run starts counts
+		// as written during the run.
+		startTime: time.Now().Add(-time.Second),
 	}
 }
 
@@ -366,6 +376,7 @@ func (r *run) scan() {
 
 	clear(r.byName)
 	fresh := 0
+	var rotatedPaths []string
 	for _, p := range matches {
 		fi, err := os.Stat(p)
 		if err != nil || !fi.Mode().IsRegular() {
@@ -380,6 +391,9 @@ func (r *run) scan() {
 			}
 			if isNew {
 				fresh++
+				if !initial && !hasMeta(p) {
+					rotatedPaths = append(rotatedPaths, p)
+				}
 			}
 		}
 		if fl.seen != r.gen {
@@ -416,9 +430,68 @@ func (r *run) scan() {
 		r.resumeRotated()
 		r.cp = nil
 	}
+	for _, p := range rotatedPaths {
+		fresh += r.findMissed(p)
+	}
 	if !initial {
 		r.f.rotations.Add(uint64(fresh))
 	}
+}
+
+// findMissed looks, after the file at the literal path p was replaced, for
+// generations of p that were rotated away before this run ever opened them
+// (several rotations between two scans, for example on a loaded machine):
+// siblings named like rotated copies of p, changed since the run started,
+// neither open nor already read. They are read from the beginning, before
+// the live file. It returns how many it found.
+func (r *run) findMissed(p string) int {
+	dir, base := filepath.Split(p)
+	ents, err := os.ReadDir(filepath.Clean(dir))
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, de := range ents {
+		name := de.Name()
+		if name == base || !de.Type().IsRegular() || !rotatedName(name, base) {
+			continue
+		}
+		fi, err := de.Info()
+		if err != nil || fi.ModTime().Before(r.startTime) {
+			continue
+		}
+		id := statID(fi)
+		if r.files[id] != nil || r.done[id] {
+			continue
+		}
+		fl, isNew := r.open(filepath.Join(dir, name), false)
+		if fl == nil || !isNew {
+			continue
+		}
+		r.log.Debug("found a rotated file never opened", "file", fl.name)
+		fl.draining = true
+		fl.priority = true
+		fl.seen = r.gen
+		r.markDirty(fl)
+		n++
+	}
+	return n
+}
+
+// rotatedName reports whether name looks like a rotated copy of base:
+// base.1 or base-20240101 (numbered, logrotate dateext), stem-2024-…ext
+// (lumberjack), stem.1 (ping-pong). Compressed copies are not logs to read.
+func rotatedName(name, base string) bool {
+	for _, z := range [...]string{".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip"} {
+		if strings.HasSuffix(name, z) {
+			return false
+		}
+	}
+	digitAfter := func(prefix string) bool {
+		return len(name) > len(prefix)+1 && strings.HasPrefix(name, prefix) &&
+			strings.IndexByte(".-_", name[len(prefix)]) >= 0 && name[len(prefix)+1] >= '0' && name[len(prefix)+1] <= '9'
+	}
+	return digitAfter(base) || digitAfter(stem(base))
 }
 
 func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
@@ -619,6 +692,9 @@ func (r *run) setLag(fl *file, size int64) {
 func (r *run) closeFile(fl *file) {
 	if fl.fd == nil {
 		return
+	}
+	if fl.draining && len(r.done) < maxDone {
+		r.done[fl.id] = true
 	}
 	fl.fd.Close()
 	fl.fd = nil

@@ -74,6 +74,7 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 	var (
 		class, sub, evName, status, sql, dbs, tables, ts []byte
 		haveEvent, haveTS                                bool
+		tsCol, statusCol, costCol                        int
 		logTime                                          []byte
 		pos                                              int
 		cost, rows                                       []byte
@@ -96,7 +97,7 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 		v := f.Value
 		switch string(f.Key) {
 		case "TIMESTAMP":
-			ts, haveTS = v, true
+			ts, haveTS, tsCol = v, true, f.Col
 		case "EVENT_CLASS":
 			class = v
 		case "EVENT_SUBCLASS":
@@ -104,9 +105,9 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 		case "EVENT":
 			evName, haveEvent = v, true
 		case "STATUS_CODE":
-			status = v
+			status, statusCol = v, f.Col
 		case "COST_TIME":
-			cost = v
+			cost, costCol = v, f.Col
 		case "HOST":
 			ev.Server = parse.S(v)
 		case "CLIENT_IP":
@@ -137,16 +138,16 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 	}
 	if class == nil {
 		if pos == 0 {
-			return false, parse.Errorf(parse.ReasonSyntax, 0, "not a unified-log line")
+			return false, parse.Errorf(parse.ReasonSyntax, parse.NoCol, "not a unified-log line")
 		}
-		return false, parse.Errorf(parse.ReasonSyntax, 0, "no EVENT_CLASS field")
+		return false, parse.Errorf(parse.ReasonSyntax, parse.NoCol, "no EVENT_CLASS field")
 	}
 	if !haveTS {
 		ts = logTime
 	}
 	t, ok := unified.ParseTime(ts)
 	if !ok {
-		return false, parse.Errorf(parse.ReasonTimestamp, 0, "bad TIMESTAMP %q", ts)
+		return false, parse.Errorf(parse.ReasonTimestamp, tsCol, "bad TIMESTAMP %q", ts)
 	}
 	ev.Time = t
 	ev.System = event.SystemTiDB
@@ -155,7 +156,7 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 
 	code, ok := parse.Digits(status)
 	if !ok {
-		return false, parse.Errorf(parse.ReasonField, 0, "bad STATUS_CODE %q", status)
+		return false, parse.Errorf(parse.ReasonField, statusCol, "bad STATUS_CODE %q", status)
 	}
 	ev.StatusCode = parse.S(status)
 	if len(cost) > 0 {
@@ -163,7 +164,7 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 			ev.Duration = secs
 			ev.HasDuration = true
 		} else {
-			return false, parse.Errorf(parse.ReasonField, 0, "bad COST_TIME %q", cost)
+			return false, parse.Errorf(parse.ReasonField, costCol, "bad COST_TIME %q", cost)
 		}
 	}
 	if first, _, ok := nextListItem(dbs); ok && ev.Database == "" {
@@ -187,14 +188,14 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 			ev.Action = event.ActionDisconnect
 			delete(p.conns, ev.ConnectionID)
 		default:
-			return false, parse.Errorf(parse.ReasonUnknownEvent, 0, "unknown CONNECTION subclass %q", sub)
+			return false, parse.Errorf(parse.ReasonUnknownEvent, parse.NoCol, "unknown CONNECTION subclass %q", sub)
 		}
 		ev.Category = ev.Action.Category()
 		ev.Outcome = outcome(code)
 		return true, nil
 	case bytes.Equal(class, classGeneral), bytes.Equal(class, classTable):
 	default:
-		return false, parse.Errorf(parse.ReasonUnknownEvent, 0, "unknown EVENT_CLASS %q", class)
+		return false, parse.Errorf(parse.ReasonUnknownEvent, parse.NoCol, "unknown EVENT_CLASS %q", class)
 	}
 
 	if haveEvent && !bytes.Equal(evName, eventCompleted) {
