@@ -152,4 +152,5 @@ func counterOf(t *testing.T, g prometheus.Gatherer, name string, kv ...string) p
 	t.Fatalf("%s%v not found", name, kv)
 	return nil
 }
+
 type dtoMF = dto.MetricFamily
