@@ -16,6 +16,7 @@ package tidbauditplugin
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/dbsec/dbsec/pkg/classify"
 	"github.com/dbsec/dbsec/pkg/event"
@@ -51,12 +52,16 @@ type lastStmt struct {
 // Parser parses legacy audit-plugin lines. It is not safe for concurrent use.
 type Parser struct {
 	tok   unified.Tokenizer
-	conns map[string]lastStmt
+	// conns is keyed by connection id. Values are pointers so that an
+	// existing entry is updated in place: assigning m[k] for an existing
+	// string key makes the map store the new key, which here would be a
+	// view of the reused line buffer.
+	conns map[string]*lastStmt
 }
 
 // New returns a parser.
 func New() *Parser {
-	return &Parser{conns: make(map[string]lastStmt)}
+	return &Parser{conns: make(map[string]*lastStmt)}
 }
 
 var (
@@ -231,21 +236,20 @@ func (p *Parser) duplicate(conn string, sql []byte, k kind) bool {
 		sum ^= uint64(c)
 		sum *= 1099511628211
 	}
-	last, ok := p.conns[conn]
-	if ok && last.hash == sum && last.seen&k == 0 {
-		last.seen |= k
-		p.conns[conn] = last
-		return true
+	last := p.conns[conn]
+	if last != nil {
+		if last.hash == sum && last.seen&k == 0 {
+			last.seen |= k
+			return true
+		}
+		*last = lastStmt{hash: sum, seen: k}
+		return false
 	}
-	if !ok && len(p.conns) >= maxConns {
+	if len(p.conns) >= maxConns {
 		clear(p.conns)
 	}
-	if ok {
-		p.conns[conn] = lastStmt{hash: sum, seen: k}
-	} else {
-		// The key aliases the input line: store a copy (once per connection).
-		p.conns[string([]byte(conn))] = lastStmt{hash: sum, seen: k}
-	}
+	// The key aliases the input line: store a copy (once per connection).
+	p.conns[strings.Clone(conn)] = &lastStmt{hash: sum, seen: k}
 	return false
 }
 

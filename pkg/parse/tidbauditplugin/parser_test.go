@@ -40,13 +40,50 @@ func TestZeroAlloc(t *testing.T) {
 		if ok, err := p.Parse(line, &ev); !ok || err != nil {
 			t.Fatalf("ok=%v err=%v", ok, err)
 		}
-		p.conns[ev.ConnectionID] = lastStmt{} // defeat de-duplication of the repeated line
+		*p.conns[ev.ConnectionID] = lastStmt{} // defeat de-duplication of the repeated line
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per line, want 0", allocs)
 	}
 	if ev.Action != event.ActionSelect || ev.Statement != `select "[=]" from orders` || ev.Rows != 3 {
 		t.Errorf("unexpected event %+v", ev)
+	}
+}
+
+// TestReusedBuffer feeds lines through one reused buffer, as the inputs do:
+// the de-duplication state must not alias it.
+func TestReusedBuffer(t *testing.T) {
+	lines := []string{
+		`[2025/09/08 21:16:52.630 +08:00] [INFO] [logger.go:77] [TIMESTAMP=2025/09/08 21:16:52.630 +08:00] [EVENT_CLASS=GENERAL] [STATUS_CODE=0] [USER=root] [SQL_TEXT="insert t value(1)"] [CONNECTION_ID=11]`,
+		`[2025/09/08 21:16:52.631 +08:00] [INFO] [logger.go:77] [TIMESTAMP=2025/09/08 21:16:52.631 +08:00] [EVENT_CLASS=GENERAL] [STATUS_CODE=0] [USER=root] [SQL_TEXT="insert t value(2)"] [CONNECTION_ID=11]`,
+		`[2025/09/08 21:16:52.632 +08:00] [INFO] [logger.go:77] [TIMESTAMP=2025/09/08 21:16:52.632 +08:00] [EVENT_CLASS=GENERAL] [STATUS_CODE=0] [USER=root] [SQL_TEXT="select 1"] [CONNECTION_ID=22]`,
+		`[2025/09/08 21:16:52.633 +08:00] [INFO] [logger.go:77] [TIMESTAMP=2025/09/08 21:16:52.633 +08:00] [EVENT_CLASS=TABLE_ACCESS] [STATUS_CODE=0] [USER=root] [SQL_TEXT="insert t value(2)"] [CONNECTION_ID=11]`,
+	}
+	p := New()
+	var ev event.Event
+	buf := make([]byte, 0, 512)
+	var emitted int
+	for _, l := range lines {
+		buf = append(buf[:0], l...)
+		ev.Reset()
+		ok, err := p.Parse(buf, &ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			emitted++
+		}
+		for i := range buf {
+			buf[i] = 'x' // the next read overwrites the buffer
+		}
+	}
+	if emitted != 3 {
+		t.Errorf("emitted %d events, want 3 (the TABLE_ACCESS copy on conn 11 is a duplicate)", emitted)
+	}
+	for k := range p.conns {
+		if k != "11" && k != "22" {
+			t.Errorf("state key %q aliases the line buffer", k)
+		}
 	}
 }
 
