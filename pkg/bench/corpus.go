@@ -77,7 +77,9 @@ var Corpora = map[string]Generator{
 
 var base = time.Date(2026, 11, 30, 9, 0, 0, 0, time.FixedZone("", 8*3600))
 
-func ts(i int) string { return base.Add(time.Duration(i) * time.Millisecond).Format("2006/01/02 15:04:05.000 -07:00") }
+func ts(i int) string {
+	return base.Add(time.Duration(i) * time.Millisecond).Format("2006/01/02 15:04:05.000 -07:00")
+}
 
 func genPlugin(w *bufio.Writer, n int, r *rand.Rand) int {
 	for i := range n {

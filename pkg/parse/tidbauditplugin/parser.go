@@ -51,7 +51,7 @@ type lastStmt struct {
 
 // Parser parses legacy audit-plugin lines. It is not safe for concurrent use.
 type Parser struct {
-	tok   unified.Tokenizer
+	tok unified.Tokenizer
 	// conns is keyed by connection id. Values are pointers so that an
 	// existing entry is updated in place: assigning m[k] for an existing
 	// string key makes the map store the new key, which here would be a
