@@ -6,6 +6,12 @@ import (
 	"sort"
 
 	"github.com/dbsec/dbsec/pkg/parse"
+	"github.com/dbsec/dbsec/pkg/parse/gunicorn"
+	"github.com/dbsec/dbsec/pkg/parse/nginxredash"
+	"github.com/dbsec/dbsec/pkg/parse/redashapp"
+	"github.com/dbsec/dbsec/pkg/parse/redashevents"
+	"github.com/dbsec/dbsec/pkg/parse/taosadapter"
+	"github.com/dbsec/dbsec/pkg/parse/tdengine"
 	"github.com/dbsec/dbsec/pkg/parse/tidbaudit"
 	"github.com/dbsec/dbsec/pkg/parse/tidbauditplugin"
 	"github.com/dbsec/dbsec/pkg/parse/tidbgeneral"
@@ -20,6 +26,12 @@ var all = []parse.Format{
 	tidblog.Format,
 	tidbgeneral.Format,
 	tidbslow.Format,
+	tdengine.Format,
+	taosadapter.Format,
+	redashapp.Format,
+	redashevents.Format,
+	nginxredash.Format,
+	gunicorn.Format,
 }
 
 var byName = func() map[string]parse.Format {
