@@ -29,7 +29,7 @@ func newPipeline(s config.Source, m *collector.Source, logger *slog.Logger) *pip
 	return pipeline.New(pipeline.Config{
 		Name:    s.Name,
 		Format:  s.Format,
-		Options: parse.Options{Location: s.Location},
+		Options: parse.Options{Location: s.Location, LinePrefix: s.LinePrefix},
 		Metrics: m,
 		Logger:  logger,
 	})

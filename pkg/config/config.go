@@ -65,6 +65,8 @@ type Source struct {
 	Timezone string
 	Location *time.Location
 	Labels   map[string]string
+	// LinePrefix is the format's line layout (PostgreSQL log_line_prefix).
+	LinePrefix string
 }
 
 // Defaults.
@@ -278,6 +280,8 @@ func (l *loader) source(p string, t map[string]any) Source {
 			}
 		case "timezone":
 			s.Timezone = l.str(kp, v)
+		case "log_line_prefix":
+			s.LinePrefix = l.str(kp, v)
 		case "labels":
 			lt, ok := v.(map[string]any)
 			if !ok {
@@ -310,6 +314,13 @@ func (l *loader) source(p string, t map[string]any) Source {
 	}
 	if s.Path == "" {
 		l.errorf(p, false, "source %q has no path", s.Name)
+	}
+	if s.LinePrefix != "" && s.Format.Name != "" {
+		if s.Format.CheckOptions == nil {
+			l.errorf(p+".log_line_prefix", true, "format %q does not take a log_line_prefix", s.Format.Name)
+		} else if err := s.Format.CheckOptions(parse.Options{LinePrefix: s.LinePrefix}); err != nil {
+			l.errorf(p+".log_line_prefix", true, "%v", err)
+		}
 	}
 	loc, err := time.LoadLocation(s.Timezone)
 	if err != nil {

@@ -56,6 +56,10 @@ type Options struct {
 	// Now gives the reference time for timestamps without a year. It is only
 	// consulted for such formats; it defaults to time.Now.
 	Now func() time.Time
+	// LinePrefix is a format-specific line layout, such as PostgreSQL's
+	// log_line_prefix; "" means the format's default. Only formats with a
+	// CheckOptions accept it.
+	LinePrefix string
 }
 
 // Defaults fills in zero fields.
@@ -79,6 +83,9 @@ type Format struct {
 	New func(Options) Parser
 	// NewAssembler is set for multi-line formats.
 	NewAssembler func() Assembler
+	// CheckOptions validates format-specific options (LinePrefix) when the
+	// configuration is loaded; nil means the format takes none.
+	CheckOptions func(Options) error
 }
 
 // Reason is the closed set of parse-error reasons, the `reason` label of

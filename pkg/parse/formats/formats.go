@@ -8,6 +8,8 @@ import (
 	"github.com/dbsec/dbsec/pkg/parse"
 	"github.com/dbsec/dbsec/pkg/parse/gunicorn"
 	"github.com/dbsec/dbsec/pkg/parse/nginxredash"
+	"github.com/dbsec/dbsec/pkg/parse/postgres"
+	"github.com/dbsec/dbsec/pkg/parse/postgrescsv"
 	"github.com/dbsec/dbsec/pkg/parse/redashapp"
 	"github.com/dbsec/dbsec/pkg/parse/redashevents"
 	"github.com/dbsec/dbsec/pkg/parse/taosadapter"
@@ -32,6 +34,8 @@ var all = []parse.Format{
 	redashevents.Format,
 	nginxredash.Format,
 	gunicorn.Format,
+	postgres.Format,
+	postgrescsv.Format,
 }
 
 var byName = func() map[string]parse.Format {
