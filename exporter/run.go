@@ -27,6 +27,7 @@ import (
 
 	"github.com/dbsec/dbsec/pkg/collector"
 	"github.com/dbsec/dbsec/pkg/config"
+	"github.com/dbsec/dbsec/pkg/drift"
 )
 
 const exporterName = "dbsec_exporter"
@@ -35,8 +36,14 @@ const exporterName = "dbsec_exporter"
 // returns the process exit code: 0 on a clean stop, 1 on a configuration or
 // runtime error, 2 on bad usage.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// `dbsec_exporter check-config …` is the configuration-drift command.
+	if len(args) > 0 && args[0] == "check-config" {
+		return drift.Main(args[1:], stdout, stderr)
+	}
+
 	// 1. Flags (they exist only in this file).
-	app := kingpin.New(exporterName, "Follows database audit and access logs and exports security metrics for Prometheus.")
+	app := kingpin.New(exporterName, "Follows database audit and access logs and exports security metrics for Prometheus.\n\n"+
+		"Also: `"+exporterName+" check-config --help` checks database configuration files against a secure baseline.")
 	app.UsageWriter(stderr)
 	app.ErrorWriter(stderr)
 	var (
@@ -80,19 +87,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(versioncollector.NewCollector(exporterName), sources, reload)
 
-	// 5. --once: replay to EOF and print the exposition.
+	// 5. --once: replay to EOF, check configuration drift once, and print
+	// the exposition.
 	if *once {
 		if err := replayOnce(ctx, cfg, sources, logger); err != nil {
 			logger.Error("replay failed", "err", err)
 			return 1
+		}
+		checker, err := driftChecker(cfg)
+		if err != nil {
+			logger.Error("configuration drift", "err", err)
+			return 1
+		}
+		if checker != nil {
+			if _, err := checker.Run(ctx); err != nil {
+				logger.Error("configuration drift check failed", "err", err)
+				return 1
+			}
+			reg.MustRegister(drift.NewCollector(checker))
 		}
 		reload.success(time.Now())
 		return writeExposition(stdout, reg, logger)
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	// 6. Sources, restarted on reload.
-	mgr := newManager(sources, logger)
+	// 6. Sources and drift checks, restarted on reload.
+	dr := newDriftRunner(logger)
+	reg.MustRegister(dr)
+	mgr := newManager(sources, dr, logger)
 	if err := mgr.apply(ctx, cfg); err != nil {
 		logger.Error("cannot start sources", "err", err)
 		return 1

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/dbsec/dbsec/pkg/collector"
+	"github.com/dbsec/dbsec/pkg/parse/formats"
 )
 
 func runCapture(t *testing.T, ctx context.Context, args ...string) (code int, stdout, stderr string) {
@@ -133,7 +134,31 @@ func TestOnce(t *testing.T) {
 			t.Errorf("%s{source=%q}: got %v, want count %d sum %v", tc.name, tc.source, h, tc.count, tc.sum)
 		}
 	}
+	// Configuration drift over the products' shipped example configs: the
+	// TiDB example has no cluster TLS (TIDB-004) and binds the status port
+	// to all interfaces (TIDB-006); both fail.
+	for _, rule := range []string{"TIDB-004", "TIDB-006"} {
+		if v := value(mfs, "dbsec_config_findings", "target", "demo-tidb", "rule", rule); v != 1 {
+			t.Errorf("dbsec_config_findings{target=demo-tidb,rule=%s} = %v, want 1", rule, v)
+		}
+	}
+	if v := value(mfs, "dbsec_config_findings", "target", "demo-tidb", "rule", "TIDB-001"); v != 0 {
+		t.Errorf("TIDB-001 (skip-grant-table off) = %v, want 0", v)
+	}
 	lintExposition(t, out)
+}
+
+func TestCheckConfigCommand(t *testing.T) {
+	code, out, errOut := runCapture(t, context.Background(), "check-config", "--format", "json", "../pkg/drift/testdata/examples/tidb/config.toml")
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (failing findings)\n%s", code, errOut)
+	}
+	if !strings.Contains(out, `"TIDB-004"`) {
+		t.Errorf("JSON output lacks TIDB-004:\n%.500s", out)
+	}
+	if code, _, _ := runCapture(t, context.Background(), "check-config", "--format", "nope", "x.toml"); code != 2 {
+		t.Errorf("bad flag: exit %d, want 2", code)
+	}
 }
 
 func readExpected(t *testing.T, path string) []string {
@@ -491,5 +516,28 @@ func TestBasicAuth(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !found {
 		t.Errorf("authenticated /metrics: %d, build_info found=%v", resp.StatusCode, found)
+	}
+}
+
+// TestFormatReference keeps the README's format table in step with the
+// registry.
+func TestFormatReference(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := map[string]bool{}
+	re := regexp.MustCompile("(?m)^\\| `([a-z0-9-]+)` \\| [a-z]+ \\|")
+	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+		doc[m[1]] = true
+	}
+	for _, f := range formats.All() {
+		if !doc[f.Name] {
+			t.Errorf("README.md does not document format %s", f.Name)
+		}
+		delete(doc, f.Name)
+	}
+	for name := range doc {
+		t.Errorf("README.md documents format %s, which is not registered", name)
 	}
 }

@@ -59,6 +59,7 @@ func replayOnce(ctx context.Context, cfg *config.Config, reg *collector.Registry
 // manager runs the configured sources and replaces them on reload.
 type manager struct {
 	reg    *collector.Registry
+	drift  *driftRunner
 	logger *slog.Logger
 
 	mu     sync.Mutex
@@ -66,8 +67,8 @@ type manager struct {
 	wg     sync.WaitGroup
 }
 
-func newManager(reg *collector.Registry, logger *slog.Logger) *manager {
-	return &manager{reg: reg, logger: logger}
+func newManager(reg *collector.Registry, dr *driftRunner, logger *slog.Logger) *manager {
+	return &manager{reg: reg, drift: dr, logger: logger}
 }
 
 // apply builds the inputs of cfg first, so that a configuration whose inputs
@@ -75,6 +76,10 @@ func newManager(reg *collector.Registry, logger *slog.Logger) *manager {
 // sources (their checkpoints are written on the way out) and starts the new
 // ones.
 func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
+	checker, err := driftChecker(cfg)
+	if err != nil {
+		return err
+	}
 	cpDir := filepath.Join(cfg.Server.StateDir, "checkpoints")
 	inputs := make([]input.Input, len(cfg.Sources))
 	for i, s := range cfg.Sources {
@@ -98,6 +103,7 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.stopLocked()
+	m.drift.apply(ctx, checker, cfg.Drift.Interval)
 	ms := m.reg.Configure(specs(cfg))
 	runCtx, cancel := context.WithCancel(ctx)
 	m.cancel = cancel
@@ -125,4 +131,5 @@ func (m *manager) stop() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.stopLocked()
+	m.drift.stop()
 }

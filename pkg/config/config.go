@@ -31,6 +31,26 @@ type Config struct {
 	Server  Server
 	Store   Store
 	Sources []Source
+	Drift   Drift
+}
+
+// Drift configures the periodic configuration-drift checks (pkg/drift).
+type Drift struct {
+	Interval    time.Duration // default 5m
+	Rules       []string      // extra rule packs
+	Overrides   string        // tailoring, waivers, severity overrides
+	Snapshot    string        // approved snapshot to compare against
+	HMACKeyFile string        // key for secret HMACs in the snapshot
+	Targets     []DriftTarget
+}
+
+// DriftTarget is one checked installation: its config files, and the
+// product versions that select defaults and rules.
+type DriftTarget struct {
+	Name     string
+	Files    []string
+	Versions map[string]string // kind → version, e.g. tidb = "8.5.0"
+	Edition  string            // TDengine: community (default) or enterprise
 }
 
 // Server holds exporter-wide settings. The listen address and the web
@@ -74,6 +94,8 @@ const (
 	DefaultStateDir  = "data"
 	DefaultStorePath = "data/dbsec.db"
 	DefaultRetention = 30 * 24 * time.Hour
+	// DefaultDriftInterval is how often configuration files are checked.
+	DefaultDriftInterval = 5 * time.Minute
 )
 
 // Error is one configuration problem with its position.
@@ -160,6 +182,7 @@ func (l *loader) config(raw map[string]any) *Config {
 	cfg.Server.StateDir = DefaultStateDir
 	cfg.Store.Path = DefaultStorePath
 	cfg.Store.Retention = DefaultRetention
+	cfg.Drift.Interval = DefaultDriftInterval
 	for _, k := range sortedKeys(raw) {
 		v := raw[k]
 		switch k {
@@ -205,6 +228,8 @@ func (l *loader) config(raw map[string]any) *Config {
 					l.unknown(p)
 				}
 			}
+		case "drift":
+			cfg.Drift = l.drift(k, l.table(k, v), cfg.Drift)
 		case "source":
 			arr, ok := v.([]map[string]any)
 			if !ok {
@@ -329,6 +354,106 @@ func (l *loader) source(p string, t map[string]any) Source {
 	}
 	s.Location = loc
 	return s
+}
+
+func (l *loader) drift(p string, t map[string]any, d Drift) Drift {
+	for _, k := range sortedKeys(t) {
+		kp := p + "." + k
+		v := t[k]
+		switch k {
+		case "interval":
+			s := l.str(kp, v)
+			iv, err := model.ParseDuration(s)
+			if err != nil || iv <= 0 {
+				l.errorf(kp, true, "interval %q is not a positive duration (examples: 5m, 1h)", s)
+			}
+			d.Interval = time.Duration(iv)
+		case "rules":
+			for _, r := range l.strs(kp, v) {
+				d.Rules = append(d.Rules, l.abs(r))
+			}
+		case "overrides":
+			d.Overrides = l.abs(l.str(kp, v))
+		case "snapshot":
+			d.Snapshot = l.abs(l.str(kp, v))
+		case "hmac_key_file":
+			d.HMACKeyFile = l.abs(l.str(kp, v))
+		case "target":
+			arr, ok := v.([]map[string]any)
+			if !ok {
+				l.errorf(kp, false, "target must be an array of tables: write [[drift.target]]")
+				continue
+			}
+			seen := map[string]bool{}
+			for i, tt := range arr {
+				tp := fmt.Sprintf("%s.%d", kp, i)
+				var dt DriftTarget
+				for _, tk := range sortedKeys(tt) {
+					tkp := tp + "." + tk
+					switch tk {
+					case "name":
+						dt.Name = l.str(tkp, tt[tk])
+					case "files":
+						for _, f := range l.strs(tkp, tt[tk]) {
+							dt.Files = append(dt.Files, l.abs(f))
+						}
+					case "versions":
+						vt, ok := tt[tk].(map[string]any)
+						if !ok {
+							l.errorf(tkp, true, "versions must be a table, for example versions = { tidb = \"8.5.0\" }")
+							continue
+						}
+						dt.Versions = map[string]string{}
+						for _, vk := range sortedKeys(vt) {
+							dt.Versions[vk] = l.str(tkp, vt[vk])
+						}
+					case "edition":
+						dt.Edition = l.str(tkp, tt[tk])
+						if dt.Edition != "community" && dt.Edition != "enterprise" {
+							l.errorf(tkp, true, "edition must be \"community\" or \"enterprise\"")
+						}
+					default:
+						l.errorf(tkp, false, "unknown key %q in [[drift.target]]", tk)
+					}
+				}
+				switch {
+				case dt.Name == "":
+					l.errorf(tp, false, "drift target has no name")
+				case seen[dt.Name]:
+					l.errorf(tp+".name", true, "drift target name %q is already used", dt.Name)
+				}
+				seen[dt.Name] = true
+				if len(dt.Files) == 0 {
+					l.errorf(tp, false, "drift target %q has no files", dt.Name)
+				}
+				d.Targets = append(d.Targets, dt)
+			}
+		default:
+			l.errorf(kp, false, "unknown key %q in [drift]", k)
+		}
+	}
+	if d.Snapshot != "" && d.HMACKeyFile == "" {
+		l.errorf(p+".snapshot", true, "a snapshot needs hmac_key_file: secrets are kept only as keyed HMACs")
+	}
+	return d
+}
+
+func (l *loader) strs(path string, v any) []string {
+	arr, ok := v.([]any)
+	if !ok {
+		l.errorf(path, true, "%s must be an array of strings", path[strings.LastIndexByte(path, '.')+1:])
+		return nil
+	}
+	out := make([]string, 0, len(arr))
+	for _, x := range arr {
+		s, ok := x.(string)
+		if !ok {
+			l.errorf(path, true, "%s must be an array of strings", path[strings.LastIndexByte(path, '.')+1:])
+			return nil
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 func (l *loader) unknown(path string) {

@@ -48,12 +48,43 @@ func Bytes(b []byte) []byte {
 	return []byte(s)
 }
 
-// mayContain is a cheap pre-filter: every rule needs one of these letters
-// sequences, case-insensitively.
+// mayContain is a cheap single-pass pre-filter: every rule needs one of
+// "pass", "pwd", "identified", "key", "token", "secret", "credential" or
+// "://", case-insensitively.
 func mayContain(s string) bool {
-	return indexFold(s, "pass", 0) >= 0 || indexFold(s, "identified", 0) >= 0 ||
-		indexFold(s, "key", 0) >= 0 || indexFold(s, "token", 0) >= 0 || indexFold(s, "pwd", 0) >= 0 ||
-		strings.Contains(s, "://")
+	for i := 0; i < len(s); i++ {
+		switch s[i] | 0x20 {
+		case 'p':
+			if hasPrefixFold(s, i, "pass") || hasPrefixFold(s, i, "pwd") {
+				return true
+			}
+		case 'i':
+			if hasPrefixFold(s, i, "identified") {
+				return true
+			}
+		case 'k':
+			if hasPrefixFold(s, i, "key") {
+				return true
+			}
+		case 't':
+			if hasPrefixFold(s, i, "token") {
+				return true
+			}
+		case 's':
+			if hasPrefixFold(s, i, "secret") {
+				return true
+			}
+		case 'c':
+			if hasPrefixFold(s, i, "credential") {
+				return true
+			}
+		case ':' | 0x20:
+			if s[i] == ':' && strings.HasPrefix(s[i:], "://") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // sqlSecrets finds quoted passwords in SQL.
@@ -91,7 +122,7 @@ func sqlSecrets(s string, spans []span) []span {
 	// also TDengine PASS '…'.
 	for _, kw := range [...]string{"password", "pass"} {
 		for i := indexFold(s, kw, 0); i >= 0; i = indexFold(s, kw, i+1) {
-			if !wordStart(s, i) || !wordEnd(s, i+len(kw)) {
+			if !wordStart(s, i) || !wordEnd(s, i+len(kw)) || inLiteral(s, i) {
 				continue
 			}
 			j := skipSpace(s, i+len(kw))
@@ -129,27 +160,28 @@ var urlKeys = [...]string{
 }
 
 func urlSecrets(s string, spans []span) []span {
-	for _, k := range urlKeys {
-		for i := indexFold(s, k, 0); i >= 0; i = indexFold(s, k, i+1) {
-			end := i + len(k)
-			if end >= len(s) || s[end] != '=' {
-				continue
+	// Anchor on each '=' and read the key before it, so that the cost is
+	// one pass however many keys there are.
+	for e := strings.IndexByte(s, '='); e >= 0; {
+		k := e
+		for k > 0 && (isWordByte(s[k-1]) || s[k-1] == '-') {
+			k--
+		}
+		if k < e && isURLKey(s[k:e]) {
+			v := e + 1
+			end := v
+			for end < len(s) && !isURLDelim(s[end]) {
+				end++
 			}
-			if i > 0 {
-				c := s[i-1]
-				if isWordByte(c) || c == '-' {
-					continue // part of a longer key, e.g. x_token=
-				}
-			}
-			v := end + 1
-			e := v
-			for e < len(s) && !isURLDelim(s[e]) {
-				e++
-			}
-			if e > v {
-				spans = append(spans, span{v, e})
+			if end > v {
+				spans = append(spans, span{v, end})
 			}
 		}
+		n := strings.IndexByte(s[e+1:], '=')
+		if n < 0 {
+			break
+		}
+		e += 1 + n
 	}
 	// scheme://user:password@host
 	for i := strings.Index(s, "://"); i >= 0; {
@@ -170,6 +202,40 @@ func urlSecrets(s string, spans []span) []span {
 		i = start + n
 	}
 	return spans
+}
+
+func isURLKey(k string) bool {
+	for _, u := range urlKeys {
+		if eqFold(k, u) {
+			return true
+		}
+	}
+	return false
+}
+
+// inLiteral reports whether position i of s is inside a '…' SQL string
+// literal. Double quotes are not literals here: raw JSON records wrap whole
+// statements in them.
+func inLiteral(s string, i int) bool {
+	q := byte(0)
+	for j := 0; j < i; j++ {
+		c := s[j]
+		switch {
+		case q != 0:
+			if c == '\\' {
+				j++
+			} else if c == q {
+				if j+1 < i && s[j+1] == q {
+					j++
+				} else {
+					q = 0
+				}
+			}
+		case c == '\'':
+			q = c
+		}
+	}
+	return q != 0
 }
 
 func tdengineSecrets(s string, spans []span) []span {

@@ -27,6 +27,13 @@ func TestString(t *testing.T) {
 		{`"GET /api/dashboards/1?x=1&api_key=abc&y=2 HTTP/1.1"`, `"GET /api/dashboards/1?x=1&api_key=<redacted>&y=2 HTTP/1.1"`},
 		{`BACKUP DATABASE * TO 's3://bk/p?access-key=AKIAXX&secret-access-key=wJalr/K7'`, `BACKUP DATABASE * TO 's3://bk/p?access-key=<redacted>&secret-access-key=<redacted>'`},
 		{`dsn postgres://app:pa55@db:5432/x`, `dsn postgres://app:<redacted>@db:5432/x`},
+		// The password is the word "password" (found by a parser's golden).
+		{`GRANT ALL ON db.* TO 'u'@'%' IDENTIFIED BY 'password'`, `GRANT ALL ON db.* TO 'u'@'%' IDENTIFIED BY '<redacted>'`},
+		{`{"query": "GRANT ALL ON *.* TO 'root'@'%' IDENTIFIED BY 'password'", "status": 0}`, `{"query": "GRANT ALL ON *.* TO 'root'@'%' IDENTIFIED BY '<redacted>'", "status": 0}`},
+		{`{"query":"CREATE ROLE a PASSWORD 'x'"}`, `{"query":"CREATE ROLE a PASSWORD '<redacted>'"}`},
+		{`SELECT 'password' AS label, pass FROM t`, `SELECT 'password' AS label, pass FROM t`},
+		{`CREATE TABLE t (id INT PRIMARY KEY, secret_key_id INT)`, `CREATE TABLE t (id INT PRIMARY KEY, secret_key_id INT)`},
+		{`/q?x_token=keep&token=drop`, `/q?x_token=keep&token=<redacted>`},
 		// Nothing to redact: returned as is.
 		{`SELECT * FROM passengers WHERE keyword = 'x'`, `SELECT * FROM passengers WHERE keyword = 'x'`},
 		{`select 1`, `select 1`},
@@ -44,6 +51,22 @@ func TestNoAllocWithoutSecret(t *testing.T) {
 	s := "SELECT id, customer, total FROM orders WHERE total > 5 AND note <> 'x'"
 	if n := testing.AllocsPerRun(100, func() { _ = String(s) }); n != 0 {
 		t.Errorf("%v allocations for a statement without secrets", n)
+	}
+}
+
+func BenchmarkString(b *testing.B) {
+	for _, s := range []string{
+		"SELECT id, customer, total FROM orders WHERE total > 5",
+		`{"timestamp":"2024-01-01 00:00:00","class":"general","general_data":{"sql_command":"create_table","query":"CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))","status":0}}`,
+		"CREATE USER 'app'@'%' IDENTIFIED BY 'S3cr3t!'",
+	} {
+		b.Run(s[:12], func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(s)))
+			for b.Loop() {
+				_ = String(s)
+			}
+		})
 	}
 }
 

@@ -7,7 +7,11 @@ import (
 
 	"github.com/dbsec/dbsec/pkg/parse"
 	"github.com/dbsec/dbsec/pkg/parse/gunicorn"
+	"github.com/dbsec/dbsec/pkg/parse/mariadbaudit"
+	"github.com/dbsec/dbsec/pkg/parse/mariadberror"
+	"github.com/dbsec/dbsec/pkg/parse/mysqlaudit"
 	"github.com/dbsec/dbsec/pkg/parse/nginxredash"
+	"github.com/dbsec/dbsec/pkg/parse/perconaaudit"
 	"github.com/dbsec/dbsec/pkg/parse/postgres"
 	"github.com/dbsec/dbsec/pkg/parse/postgrescsv"
 	"github.com/dbsec/dbsec/pkg/parse/redashapp"
@@ -36,6 +40,10 @@ var all = []parse.Format{
 	gunicorn.Format,
 	postgres.Format,
 	postgrescsv.Format,
+	mariadbaudit.Format,
+	mariadberror.Format,
+	mysqlaudit.Format,
+	perconaaudit.Format,
 }
 
 var byName = func() map[string]parse.Format {

@@ -1,0 +1,277 @@
+// Package perconaaudit parses the Percona Server audit_log plugin in JSON
+// format (audit_log_format=JSON, format name "percona-audit", FORMATS.md §4.2
+// and §4.4), one record per line:
+//
+//	{"audit_record":{"name":"Connect","record":"7_2024-09-03T01:53:14","timestamp":"2024-09-03T01:53:33Z",
+//	 "connection_id":"993","status":1156,"user":"","priv_user":"","os_login":"","proxy_user":"",
+//	 "host":"juju-da2225-8","ip":"10.207.85.214","db":""}}
+//
+// The XML formats (OLD, NEW) and CSV are not read. timestamp is UTC
+// ("…Z" or "… UTC"). status is 0 for success, else the MySQL error number.
+// Keys are matched in lower and upper case.
+//
+// Counting rules:
+//
+//   - Connect is a login: status ≠ 0 is a failed login (1045, but also
+//     1156 for a client that broke the handshake). "Change user" is a login
+//     with action change_user. Quit is a logout, except after a failed
+//     Connect on the same connection id ((false, nil), bounded state).
+//   - Query and Execute are statements: command_class (select, alter_table,
+//     create_user, grant …) names the action, through the same table as
+//     MySQL's sql_command (mysqlaudit.Action); the text is only classified
+//     when the name is unknown or set_option. A privilege errno is
+//     access_denied, another non-zero status keeps the verb's category with
+//     outcome failure. Prepare is (false, nil): the Execute that follows is
+//     counted. "Init DB" is action use.
+//   - Audit, NoAudit and the other commands without SQL (Ping, Field List,
+//     Close stmt …) are (false, nil).
+//
+// The user of statement records is "user[priv_user] @ host [ip]"; the user
+// name before "[" is kept. Statements go through redact.String (the plugin
+// does not mask passwords).
+package perconaaudit
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/dbsec/dbsec/pkg/classify"
+	"github.com/dbsec/dbsec/pkg/event"
+	"github.com/dbsec/dbsec/pkg/parse"
+	"github.com/dbsec/dbsec/pkg/parse/mysqlaudit"
+	"github.com/dbsec/dbsec/pkg/redact"
+)
+
+// Format is the parser unit "percona-audit".
+var Format = parse.Format{
+	Name:   "percona-audit",
+	System: event.SystemMySQL,
+	Doc:    "Percona Server audit_log plugin, JSON format",
+	New:    func(parse.Options) parse.Parser { return New() },
+}
+
+const maxRecord = 1 << 20
+
+// Parser parses audit_log JSON records. It is not safe for concurrent use.
+type Parser struct {
+	sc  scanner
+	r   record
+	bad connSet
+}
+
+// New returns a parser.
+func New() *Parser { return &Parser{} }
+
+type record struct {
+	wrapped                                     bool
+	name, timestamp, class, connID, status, sql []byte
+	user, host, ip, db                          []byte
+	haveStatus                                  bool
+}
+
+func (r *record) field(parent, key, val []byte, str bool) {
+	if !eqFold(parent, "audit_record") {
+		return
+	}
+	r.wrapped = true
+	switch {
+	case eqFold(key, "name"):
+		r.name = val
+	case eqFold(key, "timestamp"):
+		r.timestamp = val
+	case eqFold(key, "command_class"):
+		r.class = val
+	case eqFold(key, "connection_id"):
+		r.connID = val
+	case eqFold(key, "status"):
+		r.status, r.haveStatus = val, true
+	case eqFold(key, "sqltext"):
+		r.sql = val
+	case eqFold(key, "user"):
+		r.user = val
+	case eqFold(key, "host"):
+		r.host = val
+	case eqFold(key, "ip"):
+		r.ip = val
+	case eqFold(key, "db"):
+		r.db = val
+	}
+}
+
+// eqFold compares b with the lower-case ASCII word w, ignoring case.
+func eqFold(b []byte, w string) bool {
+	if len(b) != len(w) {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != w[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Parse implements parse.Parser.
+func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
+	if len(rec) > maxRecord {
+		return false, parse.Errorf(parse.ReasonTooLong, maxRecord, "record longer than %d bytes", maxRecord)
+	}
+	b := bytes.TrimRight(rec, " \t\r\n")
+	b = bytes.TrimSuffix(b, []byte(","))
+	i := skipWS(b, 0)
+	if i == len(b) {
+		return false, nil
+	}
+	p.sc.reset(len(b))
+	p.r = record{}
+	j, err := p.sc.object(b, i, nil, 0, &p.r)
+	if err != nil {
+		return false, err
+	}
+	if j = skipWS(b, j); j != len(b) {
+		return false, parse.Errorf(parse.ReasonEncoding, j, "trailing data after the object")
+	}
+	r := &p.r
+	if !r.wrapped || r.name == nil {
+		return false, parse.Errorf(parse.ReasonSyntax, i, "not an audit_record object")
+	}
+	t, ok := parseTime(r.timestamp)
+	if !ok {
+		return false, parse.Errorf(parse.ReasonTimestamp, 0, "bad timestamp %q", r.timestamp)
+	}
+	conn, connOK := parse.Digits(r.connID)
+	if !connOK && len(r.connID) > 0 {
+		return false, parse.Errorf(parse.ReasonField, 0, "bad connection_id %q", r.connID)
+	}
+	var code int64
+	if r.haveStatus {
+		if code, ok = parse.Int(r.status); !ok {
+			return false, parse.Errorf(parse.ReasonField, 0, "bad status %q", r.status)
+		}
+	}
+
+	ev.Time = t
+	ev.System = event.SystemMySQL
+	ev.Format = Format.Name
+	ev.Raw = parse.S(rec) // redacted below for statements, the only records with SQL
+	ev.ConnectionID = parse.S(r.connID)
+	ev.User = parse.S(userName(r.user))
+	ev.ClientIP = parse.S(r.ip)
+	if len(r.ip) == 0 {
+		ev.ClientIP = parse.S(r.host)
+	}
+	ev.Database = parse.S(r.db)
+	if r.haveStatus {
+		ev.StatusCode = parse.S(r.status)
+	}
+	ev.Outcome = event.OutcomeSuccess
+	if code != 0 {
+		ev.Outcome = event.OutcomeFailure
+	}
+
+	switch {
+	case eqFold(r.name, "connect"):
+		ev.Action = event.ActionConnect
+		if code != 0 && connOK {
+			p.bad.add(uint64(conn))
+		}
+	case eqFold(r.name, "change user"):
+		ev.Action = event.ActionChangeUser
+	case eqFold(r.name, "quit"):
+		if connOK && p.bad.remove(uint64(conn)) {
+			return false, nil // the end of a failed login, already counted
+		}
+		ev.Action = event.ActionDisconnect
+	case eqFold(r.name, "query"), eqFold(r.name, "execute"):
+		sql := redact.String(parse.S(r.sql))
+		ev.Statement = sql
+		ev.Raw = redact.String(ev.Raw)
+		ev.Action = mysqlaudit.Action(r.class, sql)
+		ev.Category = classify.Category(ev.Action, code != 0 && classify.DeniedErrno(code))
+		return true, nil
+	case eqFold(r.name, "init db"):
+		ev.Action = event.ActionUse
+		ev.Category = classify.Category(ev.Action, code != 0 && classify.DeniedErrno(code))
+		return true, nil
+	default:
+		return false, nil // Audit, NoAudit, Prepare, Ping, Field List …
+	}
+	ev.Category = ev.Action.Category()
+	return true, nil
+}
+
+// userName keeps "u" of "u[priv] @ host [ip]".
+func userName(u []byte) []byte {
+	if k := bytes.IndexByte(u, '['); k >= 0 {
+		return u[:k]
+	}
+	if k := bytes.Index(u, []byte(" @ ")); k >= 0 {
+		return u[:k]
+	}
+	return u
+}
+
+// parseTime reads "2024-09-03T01:53:33Z", "2024-01-15T10:30:00 UTC" or a
+// time with a numeric offset.
+func parseTime(b []byte) (time.Time, bool) {
+	y, mo, d, h, mi, s, nsec, end, ok := parse.Clock(b)
+	if !ok {
+		return time.Time{}, false
+	}
+	rest := b[end:]
+	off := 0
+	switch {
+	case len(rest) == 0, string(rest) == " UTC", string(rest) == "UTC":
+	default:
+		if off, ok = parse.Offset(rest); !ok {
+			return time.Time{}, false
+		}
+	}
+	return parse.DateUTC(y, mo, d, h, mi, s, nsec, off), true
+}
+
+// connSet is a fixed-size, set-associative table of connection ids.
+type connSet struct {
+	slots [1024 * 4]connSlot
+	clock uint64
+}
+
+type connSlot struct{ id, age uint64 }
+
+func (s *connSet) ways(id uint64) []connSlot {
+	h := id * 0x9E3779B97F4A7C15
+	return s.slots[(h>>54)%1024*4:][:4]
+}
+
+func (s *connSet) add(id uint64) {
+	set := s.ways(id)
+	oldest := 0
+	for i := range set {
+		if set[i].age != 0 && set[i].id == id {
+			oldest = i
+			break
+		}
+		if set[i].age < set[oldest].age {
+			oldest = i
+		}
+	}
+	s.clock++
+	set[oldest] = connSlot{id: id, age: s.clock}
+}
+
+func (s *connSet) remove(id uint64) bool {
+	set := s.ways(id)
+	for i := range set {
+		if set[i].age != 0 && set[i].id == id {
+			set[i] = connSlot{}
+			return true
+		}
+	}
+	return false
+}
+
+var _ parse.Parser = (*Parser)(nil)
