@@ -25,7 +25,11 @@ var (
 func TestNoAllocs(t *testing.T) {
 	p := New()
 	var ev event.Event
-	for name, line := range map[string][]byte{"connect": lineConnect, "query": lineQuery, "escaped": lineEscaped} {
+	for _, c := range []struct {
+		name string
+		line []byte
+	}{{"connect", lineConnect}, {"query", lineQuery}, {"escaped", lineEscaped}} {
+		name, line := c.name, c.line
 		ev.Reset()
 		p.Parse(line, &ev)
 		allocs := testing.AllocsPerRun(200, func() {
