@@ -151,6 +151,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			Name:        "dbsec exporter",
 			Description: "Security metrics from database audit and access logs",
 			Version:     version.Info(),
+			Profiling:   "false", // no pprof handlers are served
 			Links: []web.LandingLinks{
 				{Address: *metricsPath, Text: "Metrics"},
 				{Address: "/-/healthy", Text: "Health"},
