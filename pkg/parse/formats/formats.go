@@ -18,6 +18,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/parse/redashevents"
 	"github.com/dbsec/dbsec/pkg/parse/taosadapter"
 	"github.com/dbsec/dbsec/pkg/parse/tdengine"
+	"github.com/dbsec/dbsec/pkg/parse/tdengineaudit"
 	"github.com/dbsec/dbsec/pkg/parse/tidbaudit"
 	"github.com/dbsec/dbsec/pkg/parse/tidbauditplugin"
 	"github.com/dbsec/dbsec/pkg/parse/tidbgeneral"
@@ -33,6 +34,7 @@ var all = []parse.Format{
 	tidbgeneral.Format,
 	tidbslow.Format,
 	tdengine.Format,
+	tdengineaudit.Format,
 	taosadapter.Format,
 	redashapp.Format,
 	redashevents.Format,
