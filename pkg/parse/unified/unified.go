@@ -14,6 +14,7 @@
 package unified
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"time"
@@ -106,19 +107,25 @@ func (t *Tokenizer) token(i int, isKey bool) (tok []byte, end int, quoted bool, 
 		start := i + 1
 		escaped := false
 		j := start
-		for ; j < len(line); j++ {
-			c := line[j]
-			if c == '\\' {
-				escaped = true
-				j++
-				continue
+		for {
+			k := bytes.IndexByte(line[j:], '"')
+			if k < 0 {
+				return nil, 0, true, parse.Errorf(parse.ReasonField, i, "unterminated quoted string")
 			}
-			if c == '"' {
+			j += k
+			// The quote is escaped when an odd number of backslashes
+			// precede it.
+			n := 0
+			for b := j - 1; b >= start && line[b] == '\\'; b-- {
+				n++
+			}
+			if !escaped && bytes.IndexByte(line[start:j], '\\') >= 0 {
+				escaped = true
+			}
+			if n%2 == 0 {
 				break
 			}
-		}
-		if j >= len(line) {
-			return nil, 0, true, parse.Errorf(parse.ReasonField, i, "unterminated quoted string")
+			j++
 		}
 		raw := line[start:j]
 		if !escaped {
@@ -130,15 +137,17 @@ func (t *Tokenizer) token(i int, isKey bool) (tok []byte, end int, quoted bool, 
 		}
 		return dec, j + 1, true, nil
 	}
-	j := i
-	for j < len(line) {
-		c := line[j]
-		if c == ']' || (isKey && c == '=') {
-			break
-		}
-		j++
+	rest := line[i:]
+	stop := bytes.IndexByte(rest, ']')
+	if stop < 0 {
+		stop = len(rest)
 	}
-	return line[i:j], j, false, nil
+	if isKey {
+		if e := bytes.IndexByte(rest[:stop], '='); e >= 0 {
+			stop = e
+		}
+	}
+	return rest[:stop], i + stop, false, nil
 }
 
 var errBadEscape = errors.New("invalid escape sequence")
