@@ -42,6 +42,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/classify"
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/parse"
+	"github.com/dbsec/dbsec/pkg/parse/internal/jsonscan"
 	"github.com/dbsec/dbsec/pkg/redact"
 )
 
@@ -60,7 +61,7 @@ const (
 
 // Parser parses audit records. It is not safe for concurrent use.
 type Parser struct {
-	sc  scanner
+	sc  jsonscan.Scanner
 	r   record
 	bad connSet
 
@@ -82,7 +83,7 @@ type record struct {
 	taDB, taTable, taQuery, taCommand, connType, osU []byte
 }
 
-func (r *record) field(parent, key, val []byte, str bool) {
+func (r *record) Field(parent, key, val []byte, str bool) {
 	switch string(parent) {
 	case "":
 		switch string(key) {
@@ -147,20 +148,20 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 	}
 	b := bytes.TrimRight(rec, " \t\r\n")
 	b = bytes.TrimSuffix(b, []byte(","))
-	i := skipWS(b, 0)
+	i := jsonscan.SkipWS(b, 0)
 	if i < len(b) && b[i] == '[' {
-		i = skipWS(b, i+1) // "[" alone, or "[ {…},"
+		i = jsonscan.SkipWS(b, i+1) // "[" alone, or "[ {…},"
 	}
-	if i == len(b) || (b[i] == ']' && skipWS(b, i+1) == len(b)) {
+	if i == len(b) || (b[i] == ']' && jsonscan.SkipWS(b, i+1) == len(b)) {
 		return false, nil
 	}
-	p.sc.reset(len(b))
+	p.sc.Reset(len(b))
 	p.r = record{}
-	j, err := p.sc.object(b, i, nil, 0, &p.r)
+	j, err := p.sc.Object(b, i, nil, 0, &p.r)
 	if err != nil {
 		return false, err
 	}
-	if j = skipWS(b, j); j != len(b) && !(b[j] == ']' && skipWS(b, j+1) == len(b)) {
+	if j = jsonscan.SkipWS(b, j); j != len(b) && !(b[j] == ']' && jsonscan.SkipWS(b, j+1) == len(b)) {
 		return false, parse.Errorf(parse.ReasonEncoding, j, "trailing data after the object")
 	}
 	r := &p.r

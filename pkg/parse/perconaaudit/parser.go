@@ -38,6 +38,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/classify"
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/parse"
+	"github.com/dbsec/dbsec/pkg/parse/internal/jsonscan"
 	"github.com/dbsec/dbsec/pkg/parse/mysqlaudit"
 	"github.com/dbsec/dbsec/pkg/redact"
 )
@@ -54,7 +55,7 @@ const maxRecord = 1 << 20
 
 // Parser parses audit_log JSON records. It is not safe for concurrent use.
 type Parser struct {
-	sc  scanner
+	sc  jsonscan.Scanner
 	r   record
 	bad connSet
 }
@@ -69,7 +70,7 @@ type record struct {
 	haveStatus                                  bool
 }
 
-func (r *record) field(parent, key, val []byte, str bool) {
+func (r *record) Field(parent, key, val []byte, str bool) {
 	if !eqFold(parent, "audit_record") {
 		return
 	}
@@ -122,17 +123,17 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 	}
 	b := bytes.TrimRight(rec, " \t\r\n")
 	b = bytes.TrimSuffix(b, []byte(","))
-	i := skipWS(b, 0)
+	i := jsonscan.SkipWS(b, 0)
 	if i == len(b) {
 		return false, nil
 	}
-	p.sc.reset(len(b))
+	p.sc.Reset(len(b))
 	p.r = record{}
-	j, err := p.sc.object(b, i, nil, 0, &p.r)
+	j, err := p.sc.Object(b, i, nil, 0, &p.r)
 	if err != nil {
 		return false, err
 	}
-	if j = skipWS(b, j); j != len(b) {
+	if j = jsonscan.SkipWS(b, j); j != len(b) {
 		return false, parse.Errorf(parse.ReasonEncoding, j, "trailing data after the object")
 	}
 	r := &p.r

@@ -1,4 +1,6 @@
-package perconaaudit
+// Package jsonscan is the zero-allocation JSON object reader shared by the
+// MySQL Enterprise and Percona audit parsers.
+package jsonscan
 
 import (
 	"unicode/utf16"
@@ -7,31 +9,31 @@ import (
 	"github.com/dbsec/dbsec/pkg/parse"
 )
 
-// visitor receives the scalar members of a JSON object: parent is the key of
+// Visitor receives the scalar members of a JSON object: parent is the key of
 // the enclosing object (nil at the top level), str tells a string (decoded)
 // from a literal (number, true, false, null).
-type visitor interface {
-	field(parent, key, val []byte, str bool)
+type Visitor interface {
+	Field(parent, key, val []byte, str bool)
 }
 
-// scanner is a small zero-allocation JSON object reader: strings without
+// Scanner is a small zero-allocation JSON object reader: strings without
 // escapes are views of the record, escaped ones are decoded into scratch,
 // which is sized to the record first so that earlier views stay valid.
 // Objects are descended to maxDepth; deeper objects and arrays are skipped.
-type scanner struct {
+type Scanner struct {
 	scratch []byte
 }
 
 const maxDepth = 2
 
-func (s *scanner) reset(n int) {
+func (s *Scanner) Reset(n int) {
 	if cap(s.scratch) < n {
 		s.scratch = make([]byte, 0, n+n/4)
 	}
 	s.scratch = s.scratch[:0]
 }
 
-func skipWS(b []byte, i int) int {
+func SkipWS(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
 		i++
 	}
@@ -39,16 +41,16 @@ func skipWS(b []byte, i int) int {
 }
 
 // object reads the object at b[i] and returns the index after it.
-func (s *scanner) object(b []byte, i int, parent []byte, depth int, v visitor) (int, error) {
+func (s *Scanner) Object(b []byte, i int, parent []byte, depth int, v Visitor) (int, error) {
 	if i >= len(b) || b[i] != '{' {
 		return 0, parse.Errorf(parse.ReasonEncoding, i, "expected '{'")
 	}
-	i = skipWS(b, i+1)
+	i = SkipWS(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, nil
 	}
 	for {
-		i = skipWS(b, i)
+		i = SkipWS(b, i)
 		if i >= len(b) || b[i] != '"' {
 			return 0, parse.Errorf(parse.ReasonEncoding, i, "expected object key")
 		}
@@ -56,11 +58,11 @@ func (s *scanner) object(b []byte, i int, parent []byte, depth int, v visitor) (
 		if err != nil {
 			return 0, err
 		}
-		i = skipWS(b, j)
+		i = SkipWS(b, j)
 		if i >= len(b) || b[i] != ':' {
 			return 0, parse.Errorf(parse.ReasonEncoding, i, "expected ':'")
 		}
-		i = skipWS(b, i+1)
+		i = SkipWS(b, i+1)
 		if i >= len(b) {
 			return 0, parse.Errorf(parse.ReasonEncoding, i, "expected a value")
 		}
@@ -70,10 +72,10 @@ func (s *scanner) object(b []byte, i int, parent []byte, depth int, v visitor) (
 			if err != nil {
 				return 0, err
 			}
-			v.field(parent, key, val, true)
+			v.Field(parent, key, val, true)
 			i = j
 		case c == '{' && depth < maxDepth:
-			j, err := s.object(b, i, key, depth+1, v)
+			j, err := s.Object(b, i, key, depth+1, v)
 			if err != nil {
 				return 0, err
 			}
@@ -92,10 +94,10 @@ func (s *scanner) object(b []byte, i int, parent []byte, depth int, v visitor) (
 			if !literal(b[i:j]) {
 				return 0, parse.Errorf(parse.ReasonEncoding, i, "bad JSON value %q", b[i:j])
 			}
-			v.field(parent, key, b[i:j], false)
+			v.Field(parent, key, b[i:j], false)
 			i = j
 		}
-		i = skipWS(b, i)
+		i = SkipWS(b, i)
 		if i < len(b) && b[i] == ',' {
 			i++
 			continue
@@ -150,7 +152,7 @@ func skipNested(b []byte, i int) (int, error) {
 }
 
 // str reads the string at b[i] (the opening quote).
-func (s *scanner) str(b []byte, i int) ([]byte, int, error) {
+func (s *Scanner) str(b []byte, i int) ([]byte, int, error) {
 	start := i + 1
 	j := start
 	for j < len(b) && b[j] != '"' && b[j] != '\\' {
