@@ -1,0 +1,399 @@
+// Package detect owns the in-process security detections D01–D37 of
+// DETECTIONS.md §3: rules as data (TOML, built-in defaults in rules/*.toml
+// that a user file overrides), stateful detectors with bounded memory,
+// first-seen state persisted across restarts, the findings they emit and
+// the dbsec_detections_total metrics.
+//
+// A Detector is a pipeline.Sink. It takes time from the events, never from
+// the wall clock. Statements are analysed with pkg/sqlx (TiDB parser), so
+// this package must not be imported by the per-line metrics path
+// (pkg/classify, pkg/parse/...).
+package detect
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	_ "time/tzdata" // business-hour time zones on hosts without zoneinfo
+
+	"github.com/dbsec/dbsec/pkg/event"
+	"github.com/dbsec/dbsec/pkg/finding"
+	"github.com/dbsec/dbsec/pkg/pipeline"
+	"github.com/dbsec/dbsec/pkg/sqlx"
+)
+
+// Options of a Detector.
+type Options struct {
+	// OnFinding receives every finding, synchronously inside Consume; it
+	// must not block (hand it to the store's queue). The finding is owned
+	// by the callee.
+	OnFinding func(f *finding.Finding)
+	// StatePath is the file that keeps first-seen state across restarts
+	// ("" = in memory only). It is read by New and written by Save/Close.
+	StatePath string
+	// IDGen assigns ids to events that arrive without one, so that
+	// findings can cite them. Nil leaves such events without an id.
+	IDGen *event.IDGen
+	// Analyzer is the statement analyser; nil makes one with a 4096-entry
+	// cache.
+	Analyzer *sqlx.Analyzer
+	Logger   *slog.Logger
+}
+
+// Detector runs the enabled rules over events. It is safe for concurrent
+// use; calls are serialised by one mutex.
+type Detector struct {
+	mu    sync.Mutex
+	rules Rules
+	set   *Settings
+	rc    [numRules]*RuleConfig
+	on    [numRules]bool
+	opts  Options
+	an    *sqlx.Analyzer
+	log   *slog.Logger
+
+	now int64 // latest event time seen (ns)
+
+	supp     *tracker[int64]
+	failUser *tracker[ring]
+	failIP   *tracker[ring]
+	spray    *tracker[smallSet]
+	distUser *tracker[smallSet]
+	unexpIP  *tracker[ring]
+	dropAct  *tracker[ring]
+	ddlUser  *tracker[ring]
+	rowsUser *tracker[winSum]
+	wiped    *tracker[stamp]
+	volUser  *tracker[baseline]
+	qUser    *tracker[baseline]
+	catUser  *tracker[smallSet]
+	errUser  *tracker[ring]
+	errIP    *tracker[ring]
+	rdLogin  *tracker[ring]
+	rdDenied *tracker[ring]
+
+	trackers []trackerStats
+
+	nNet, nDormant, nDestr, nSens, nDigest *novelty
+	novelties                              []*novelty
+
+	ringUser, ringIP int
+
+	m     metrics
+	topk  [numDims]*spaceSaving
+	codes map[string]bool
+}
+
+// winSum is a sum over a window anchored at its first event.
+type winSum struct {
+	start int64
+	sum   int64
+	ids   []string
+}
+
+type trackerStats interface {
+	len() int
+	stats() (name string, evictions, rejected uint64)
+}
+
+func (t *tracker[T]) stats() (string, uint64, uint64) { return t.name, t.evictions, t.rejected }
+
+// New returns a Detector for the rules. The state file, when given and
+// present, restores first-seen memory and learning progress.
+func New(rules Rules, opts Options) (*Detector, error) {
+	if rules.Rules == nil {
+		rules = DefaultRules()
+	}
+	d := &Detector{rules: rules, opts: opts, an: opts.Analyzer, log: opts.Logger}
+	d.set = &d.rules.Settings
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.an == nil {
+		d.an = sqlx.New(sqlx.Options{})
+	}
+	for i := range catalog {
+		d.rc[i] = d.rules.byIndex[i]
+		if d.rc[i] == nil {
+			return nil, fmt.Errorf("detect: rule %s not configured (use DefaultRules, LoadRules or ParseRules)", catalog[i].ID)
+		}
+		d.on[i] = d.rc[i].On() && catalog[i].Kind != KindPromQL
+	}
+	c := d.set.MaxEntities
+	hour := time.Hour
+	win := func(ri int) time.Duration { return max(d.rc[ri].Window.D(), d.rc[ri].WindowLong.D(), time.Minute) }
+	d.supp = newTracker[int64]("suppress", 4*c, 24*hour)
+	d.ringUser = max(d.rc[rD01].Threshold, d.rc[rD05].Threshold, 1)
+	d.ringIP = max(d.rc[rD02].Threshold, d.rc[rD02].ThresholdLong, d.rc[rD05].Threshold, 1)
+	d.failUser = newTracker[ring]("auth_failures_by_user", c, max(win(rD01), win(rD05)))
+	d.failIP = newTracker[ring]("auth_failures_by_ip", c, max(win(rD02), win(rD05)))
+	d.spray = newTracker[smallSet]("password_spray", c, win(rD03))
+	d.distUser = newTracker[smallSet]("distributed_brute_force", c, win(rD04))
+	d.unexpIP = newTracker[ring]("unexpected_network", c, win(rD09))
+	d.dropAct = newTracker[ring]("account_removal", c, win(rD13))
+	d.ddlUser = newTracker[ring]("destructive_ddl", c, win(rD19))
+	d.rowsUser = newTracker[winSum]("mass_dml", c, win(rD20))
+	d.wiped = newTracker[stamp]("ransom_pattern", c, win(rD21))
+	d.volUser = newTracker[baseline]("data_volume", c, 32*win(rD27))
+	d.qUser = newTracker[baseline]("query_volume", c, 32*win(rD28))
+	d.catUser = newTracker[smallSet]("catalog_enumeration", c, win(rD30))
+	d.errUser = newTracker[ring]("sql_errors_by_user", c, win(rD34))
+	d.errIP = newTracker[ring]("sql_errors_by_ip", c, win(rD34))
+	d.rdLogin = newTracker[ring]("redash_login_by_ip", c, max(win(rD35), 15*time.Minute))
+	d.rdDenied = newTracker[ring]("redash_denied_by_ip", c, win(rD36))
+	d.trackers = []trackerStats{d.supp, d.failUser, d.failIP, d.spray, d.distUser, d.unexpIP, d.dropAct, d.ddlUser,
+		d.rowsUser, d.wiped, d.volUser, d.qUser, d.catUser, d.errUser, d.errIP, d.rdLogin, d.rdDenied}
+
+	n := d.set.NoveltyCapacity
+	r7, r19, r29, r33 := d.rc[rD07], d.rc[rD19], d.rc[rD29], d.rc[rD33]
+	d.nNet = newNovelty("new_network_login", n, r7.History.D(), r7.Learning.D())
+	d.nDormant = newNovelty("dormant_account", n, r7.DormantHistory.D(), r7.Learning.D())
+	d.nDestr = newNovelty("destructive_ddl", n, r19.History.D(), r19.Learning.D())
+	d.nSens = newNovelty("sensitive_first_access", n, r29.History.D(), r29.Learning.D())
+	d.nDigest = newNovelty("user_digest", n, r33.History.D(), r33.Learning.D())
+	d.novelties = []*novelty{d.nNet, d.nDormant, d.nDestr, d.nSens, d.nDigest}
+
+	d.codes = map[string]bool{}
+	for _, c := range d.rc[rD34].Codes {
+		d.codes[c] = true
+	}
+	if k := d.set.TopK; k > 0 {
+		for i := range d.topk {
+			d.topk[i] = newSpaceSaving(k)
+		}
+	}
+	d.m.init(d)
+	if opts.StatePath != "" {
+		if err := d.load(opts.StatePath); err != nil {
+			d.log.Warn("cannot restore detector state, starting to learn again", "path", opts.StatePath, "err", err)
+		}
+	}
+	return d, nil
+}
+
+// Close persists the state file. The Detector must not be used after.
+func (d *Detector) Close() error { return d.Save() }
+
+// evalCtx is what the rules of one event share.
+type evalCtx struct {
+	ev      *event.Event
+	now     int64
+	a       *sqlx.Analysis
+	ip      netip.Addr
+	hasIP   bool
+	src     string
+	userKey string
+	ipKey   string
+	priv    bool
+	svc     bool
+	newDig  bool
+}
+
+// Consume implements pipeline.Sink. It may append rule names to
+// ev.Detections, set ev.Digest when empty, and set ev.ID when empty and an
+// IDGen is configured.
+func (d *Detector) Consume(ev *event.Event) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := ev.Time.UnixNano()
+	if ev.Time.IsZero() {
+		now = d.now
+	}
+	d.now = max(d.now, now)
+	if ev.ID == "" && d.opts.IDGen != nil {
+		ev.ID = d.opts.IDGen.Next(ev.Time)
+	}
+	c := evalCtx{ev: ev, now: now, src: ev.Source}
+	if ip, err := netip.ParseAddr(ev.ClientIP); err == nil {
+		c.ip, c.hasIP = ip.Unmap(), true
+	}
+	c.userKey = ev.Source + "\x1f" + ev.User
+	c.ipKey = ev.Source + "\x1f" + ev.ClientIP
+	c.priv = ev.User != "" && matchAny(d.set.PrivilegedUsers, strings.ToLower(ev.User))
+	c.svc = ev.User != "" && matchAny(d.set.ServiceUsers, strings.ToLower(ev.User))
+
+	if ev.System == event.SystemRedash {
+		d.redash(&c)
+		d.countTopK(&c)
+		return
+	}
+	isLogin := ev.Action == event.ActionConnect || ev.Action == event.ActionChangeUser ||
+		(ev.Category == event.CategoryLogin && !ev.Action.IsStatement())
+	switch {
+	case isLogin && ev.Outcome == event.OutcomeFailure:
+		d.authFailure(&c)
+	case isLogin && ev.Outcome == event.OutcomeSuccess:
+		d.authSuccess(&c)
+	case ev.Statement != "":
+		a := d.an.Analyze(ev.Statement, sqlx.DialectOf(ev.System))
+		c.a = &a
+		if ev.Digest == "" {
+			ev.Digest = a.Digest
+		}
+		d.statement(&c)
+	}
+	if ev.Outcome == event.OutcomeFailure && ev.StatusCode != "" && d.codes[ev.StatusCode] && !isLogin {
+		d.sqlError(&c)
+	}
+	d.countTopK(&c)
+}
+
+// fire counts and emits one finding of rule ri. sev "" is the configured
+// severity.
+func (d *Detector) fire(ri int, sev string, c *evalCtx, subject, msg string, ids []string) {
+	info := &catalog[ri]
+	if sev == "" {
+		sev = d.rc[ri].Severity
+	}
+	ev := c.ev
+	if ev.ID != "" && !slices.Contains(ids, ev.ID) {
+		ids = append(ids, ev.ID)
+	}
+	if !slices.Contains(ev.Detections, info.Name) {
+		ev.Detections = append(ev.Detections, info.Name)
+	}
+	d.m.count(ri, sev, ev)
+	if d.opts.OnFinding == nil {
+		return
+	}
+	t := time.Unix(0, c.now).UTC()
+	target := ev.Source
+	if ev.Server != "" {
+		target = ev.Source + "/" + ev.Server
+	}
+	f := &finding.Finding{
+		RuleID:           info.Name,
+		Title:            info.Title,
+		Category:         info.Category,
+		Severity:         findingSeverity(sev),
+		Status:           finding.Fail,
+		Target:           strings.Clone(target),
+		Kind:             "detection",
+		Subject:          strings.Clone(subject),
+		Key:              info.ID,
+		Message:          msg,
+		Rationale:        info.Summary,
+		References:       []string{"https://attack.mitre.org/techniques/" + strings.ReplaceAll(info.MITRE, ".", "/") + "/"},
+		FirstSeen:        t,
+		LastSeen:         t,
+		EvidenceEventIDs: cloneStrings(ids),
+	}
+	if c.a != nil {
+		f.Observed = truncate(c.a.Normalized, 512)
+	}
+	d.opts.OnFinding(f)
+}
+
+func cloneStrings(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = strings.Clone(v)
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return strings.Clone(s)
+	}
+	return strings.Clone(s[:n]) + "…"
+}
+
+func findingSeverity(s string) finding.Severity {
+	switch s {
+	case SevCritical:
+		return finding.Critical
+	case SevWarning:
+		return finding.Medium
+	}
+	return finding.Info
+}
+
+// suppressed reports whether rule ri fired for key within dur, and records
+// a firing when it did not.
+func (d *Detector) suppressed(ri int, key string, now int64, dur time.Duration) bool {
+	if dur <= 0 {
+		return false
+	}
+	k := string(rune('A'+ri)) + key
+	p := d.supp.get(k, now)
+	if p == nil {
+		return false
+	}
+	if *p != 0 && now-*p < int64(dur) {
+		return true
+	}
+	*p = now
+	return false
+}
+
+// allowed reports whether the event is allowlisted for rule ri (global or
+// per-rule users, client networks or digests).
+func (d *Detector) allowed(ri int, c *evalCtx) bool {
+	for _, al := range [2]*Allow{&d.set.Allow, &d.rc[ri].Allow} {
+		if c.ev.User != "" && matchAny(al.Users, strings.ToLower(c.ev.User)) {
+			return true
+		}
+		if c.hasIP && inNets(al.nets, c.ip) {
+			return true
+		}
+		dg := c.ev.Digest
+		if c.a != nil {
+			dg = c.a.Digest
+		}
+		if dg != "" && slices.Contains(al.Digests, dg) {
+			return true
+		}
+	}
+	return false
+}
+
+// namesAllowed reports whether every table is allowlisted by name for ri.
+func (d *Detector) namesAllowed(ri int, tables []string) bool {
+	if len(tables) == 0 {
+		return false
+	}
+	for _, t := range tables {
+		if !matchAny(d.rc[ri].Allow.Names, t) && !matchAny(d.set.Allow.Names, t) {
+			return false
+		}
+	}
+	return true
+}
+
+func inNets(nets []netip.Prefix, ip netip.Addr) bool {
+	for _, n := range nets {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchAny matches s against exact names or path.Match globs.
+func matchAny(patterns []string, s string) bool {
+	for _, p := range patterns {
+		if p == s {
+			return true
+		}
+		if strings.ContainsAny(p, "*?[") {
+			if ok, _ := path.Match(strings.ToLower(p), s); ok {
+				return true
+			}
+			// "*.x" should also match an unqualified "x".
+			if rest, ok := strings.CutPrefix(p, "*."); ok && !strings.Contains(s, ".") {
+				if ok, _ := path.Match(strings.ToLower(rest), s); ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+var _ pipeline.Sink = (*Detector)(nil)

@@ -1,0 +1,292 @@
+// Package sqlx owns full SQL statement analysis for the detectors: the
+// statement's action, its digest and normalized text, the tables it touches
+// and the security features the rules of pkg/detect look for (broad grants,
+// empty passwords, DELETE without WHERE, INTO OUTFILE, stacked statements,
+// tautologies, audit-disabling SET statements, …).
+//
+// The MySQL family (TiDB, MySQL, MariaDB, Percona) is parsed with TiDB's own
+// parser (github.com/pingcap/tidb/pkg/parser), and its digest is
+// parser.NormalizeDigest, byte-identical to the Digest of TiDB's slow log and
+// statement summary. PostgreSQL, TDengine and statements the TiDB parser
+// rejects (truncated text, CREATE FUNCTION … SONAME, INSTALL PLUGIN) fall
+// back to DataDog's go-sqllexer and keyword rules on the raw text.
+// Injection artefacts are looked for in the raw text and the AST before
+// normalization, because the digest erases them (1=1 becomes ? = ?).
+//
+// This package is off the metrics path: pkg/classify and pkg/parse/... must
+// not import it (it pulls the TiDB parser, ~10 MB of code).
+package sqlx
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"sync"
+
+	"github.com/DataDog/go-sqllexer"
+	"github.com/pingcap/tidb/pkg/parser"
+
+	"github.com/dbsec/dbsec/pkg/classify"
+	"github.com/dbsec/dbsec/pkg/event"
+)
+
+// Dialect selects the parser.
+type Dialect uint8
+
+// Dialects.
+const (
+	// MySQL is the MySQL family: TiDB, MySQL, MariaDB, Percona.
+	MySQL Dialect = iota
+	// Postgres is PostgreSQL (lexer only).
+	Postgres
+	// TDengine is TDengine (lexer only).
+	TDengine
+	// Generic is any other SQL (lexer only, MySQL lexing rules).
+	Generic
+)
+
+var dialectNames = [...]string{"mysql", "postgres", "tdengine", "generic"}
+
+func (d Dialect) String() string {
+	if int(d) < len(dialectNames) {
+		return dialectNames[d]
+	}
+	return "generic"
+}
+
+// DialectOf returns the dialect of the statements a system writes.
+func DialectOf(s event.System) Dialect {
+	switch s {
+	case event.SystemTiDB, event.SystemMySQL, event.SystemMariaDB:
+		return MySQL
+	case event.SystemPostgres:
+		return Postgres
+	case event.SystemTDengine:
+		return TDengine
+	}
+	return Generic
+}
+
+// Var is one variable assignment of a SET / ALTER SYSTEM statement.
+type Var struct {
+	Name   string // lowercase, without @@ and scope prefixes
+	Global bool   // GLOBAL / PERSIST / ALTER SYSTEM
+	Value  string // lowercase literal text ("" when not a literal)
+}
+
+// Analysis is the result of analysing one statement text. An Analysis
+// returned by an Analyzer may be shared with other callers through the
+// cache: treat its slices as read-only.
+type Analysis struct {
+	Dialect Dialect
+	// Action of the first statement.
+	Action event.Action
+	// Digest is the lowercase hex SHA-256 of Normalized; for the MySQL
+	// dialect it equals TiDB's statement digest.
+	Digest     string
+	Normalized string
+	Features   Features
+	// Statements is the number of statements in the text (>1 = stacked).
+	Statements int
+	// Parsed is true when the TiDB parser accepted the text.
+	Parsed bool
+	// Tables are the objects touched, lowercase, "schema.table" when the
+	// schema is written, else "table".
+	Tables []string
+	// TargetUsers are the accounts a DCL statement acts on (lowercase user
+	// names without host).
+	TargetUsers []string
+	// Paths are file paths and storage URLs (INTO OUTFILE, LOAD DATA,
+	// COPY, BACKUP TO), as written, lowercase.
+	Paths []string
+	// Vars are SET / ALTER SYSTEM assignments.
+	Vars []Var
+}
+
+// Has reports whether a has all features in f.
+func (a *Analysis) Has(f Features) bool { return a.Features&f == f }
+
+// Any reports whether a has any feature in f.
+func (a *Analysis) Any(f Features) bool { return a.Features&f != 0 }
+
+// Options of an Analyzer.
+type Options struct {
+	// CacheSize is the number of statement texts whose analysis is kept
+	// (LRU). 0 means 4096; negative disables the cache.
+	CacheSize int
+	// MaxCachedLen is the longest statement text that is cached; longer
+	// texts are analysed every time so that the cache stays bounded in
+	// bytes. 0 means 8 KiB.
+	MaxCachedLen int
+}
+
+// Analyzer analyses statements, caching results by statement text. It is
+// safe for concurrent use.
+type Analyzer struct {
+	cache  *lru
+	maxLen int
+}
+
+// New returns an Analyzer.
+func New(o Options) *Analyzer {
+	a := &Analyzer{maxLen: o.MaxCachedLen}
+	if a.maxLen == 0 {
+		a.maxLen = 8 << 10
+	}
+	switch {
+	case o.CacheSize == 0:
+		a.cache = newLRU(4096)
+	case o.CacheSize > 0:
+		a.cache = newLRU(o.CacheSize)
+	}
+	return a
+}
+
+// Analyze returns the analysis of sql, from the cache when the same text in
+// the same dialect was analysed before.
+func (a *Analyzer) Analyze(sql string, d Dialect) Analysis {
+	if a.cache == nil || len(sql) > a.maxLen {
+		return Analyze(sql, d)
+	}
+	if r, ok := a.cache.get(sql, d); ok {
+		return *r
+	}
+	r := Analyze(sql, d)
+	a.cache.add(strings.Clone(sql), d, &r)
+	return r
+}
+
+// CacheStats returns cache hits and misses so far.
+func (a *Analyzer) CacheStats() (hits, misses uint64) {
+	if a.cache == nil {
+		return 0, 0
+	}
+	return a.cache.stats()
+}
+
+// Analyze analyses sql without a cache. The result owns its memory.
+func Analyze(sql string, d Dialect) Analysis {
+	r := Analysis{Dialect: d, Statements: countStatements(sql)}
+	if d == MySQL {
+		norm, dig := parser.NormalizeDigest(sql)
+		r.Normalized, r.Digest = norm, dig.String()
+		analyzeMySQL(sql, &r)
+	} else {
+		r.Normalized = lexNormalize(sql, d, &r)
+		sum := sha256.Sum256([]byte(r.Normalized))
+		r.Digest = hex.EncodeToString(sum[:])
+	}
+	if r.Action == event.ActionNone {
+		r.Action = classify.Statement(sql)
+	}
+	if r.Statements > 1 {
+		r.Features |= Stacked
+	}
+	analyzeRaw(sql, &r)
+	return r
+}
+
+// Digest returns only the digest and normalized text of sql (TiDB's
+// NormalizeDigest for the MySQL dialect).
+func Digest(sql string, d Dialect) (digest, normalized string) {
+	if d == MySQL {
+		n, dg := parser.NormalizeDigest(sql)
+		return dg.String(), n
+	}
+	n := lexNormalize(sql, d, nil)
+	sum := sha256.Sum256([]byte(n))
+	return hex.EncodeToString(sum[:]), n
+}
+
+var (
+	lexObf  = sqllexer.NewObfuscator(sqllexer.WithReplaceDigits(false))
+	lexNorm = sqllexer.NewNormalizer(
+		sqllexer.WithCollectTables(true),
+		sqllexer.WithCollectCommands(true),
+		sqllexer.WithCollectComments(false),
+	)
+	lexMu sync.Mutex // go-sqllexer's normalizer and obfuscator are stateless, but be safe
+)
+
+// lexNormalize runs go-sqllexer: literals become ?, whitespace and case are
+// folded; tables are added to r when r is not nil.
+func lexNormalize(sql string, d Dialect, r *Analysis) string {
+	dbms := sqllexer.DBMSMySQL
+	if d == Postgres {
+		dbms = sqllexer.DBMSPostgres
+	}
+	lexMu.Lock()
+	norm, meta, err := sqllexer.ObfuscateAndNormalize(sql, lexObf, lexNorm, sqllexer.WithDBMS(dbms))
+	lexMu.Unlock()
+	if err != nil || norm == "" {
+		norm = strings.Join(strings.Fields(strings.ToLower(sql)), " ")
+	}
+	if r != nil && meta != nil {
+		for _, t := range meta.Tables {
+			r.Tables = appendUniq(r.Tables, strings.ToLower(strings.Trim(t, "`\"")))
+		}
+	}
+	return strings.ToLower(norm)
+}
+
+func appendUniq(s []string, v string) []string {
+	if v == "" {
+		return s
+	}
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}
+
+// countStatements counts the non-empty statements separated by ';' outside
+// quotes and comments.
+func countStatements(s string) int {
+	n := 0
+	nonEmpty := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\'' || c == '"' || c == '`':
+			nonEmpty = true
+			for i++; i < len(s); i++ {
+				if s[i] == '\\' && c != '`' {
+					i++
+					continue
+				}
+				if s[i] == c {
+					break
+				}
+			}
+		case c == '-' && i+1 < len(s) && s[i+1] == '-', c == '#':
+			for i < len(s) && s[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < len(s) && s[i+1] == '*':
+			// MySQL executable comments /*! … */ count as content.
+			if i+2 < len(s) && s[i+2] == '!' {
+				nonEmpty = true
+			}
+			j := strings.Index(s[i+2:], "*/")
+			if j < 0 {
+				i = len(s)
+			} else {
+				i += j + 3
+			}
+		case c == ';':
+			if nonEmpty {
+				n++
+			}
+			nonEmpty = false
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		default:
+			nonEmpty = true
+		}
+	}
+	if nonEmpty {
+		n++
+	}
+	return n
+}
