@@ -27,7 +27,10 @@ import (
 
 	"github.com/dbsec/dbsec/pkg/collector"
 	"github.com/dbsec/dbsec/pkg/config"
+	"github.com/dbsec/dbsec/pkg/detect"
 	"github.com/dbsec/dbsec/pkg/drift"
+	"github.com/dbsec/dbsec/pkg/event"
+	"github.com/dbsec/dbsec/pkg/pipeline"
 )
 
 const exporterName = "dbsec_exporter"
@@ -77,6 +80,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *configCheck {
+		if cfg.Detect.Enabled {
+			if _, _, err := detectRules(cfg); err != nil {
+				printConfigErrors(stderr, err)
+				return 1
+			}
+		}
 		fmt.Fprintf(stdout, "%s: configuration OK (%d sources)\n", cfg.File, len(cfg.Sources))
 		return 0
 	}
@@ -89,8 +98,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	// 5. --once: replay to EOF, check configuration drift once, and print
 	// the exposition.
+	ids := event.NewIDGen()
 	if *once {
-		if err := replayOnce(ctx, cfg, sources, logger); err != nil {
+		var sinks []pipeline.Sink
+		if cfg.Detect.Enabled {
+			rules, _, err := detectRules(cfg)
+			if err != nil {
+				printConfigErrors(stderr, err)
+				return 1
+			}
+			// In memory only: a replay must not change the daemon's state.
+			d, err := detect.New(rules, detect.Options{IDGen: ids, Logger: logger})
+			if err != nil {
+				logger.Error("detect", "err", err)
+				return 1
+			}
+			reg.MustRegister(d.Collector())
+			sinks = append(sinks, d)
+		}
+		if err := replayOnce(ctx, cfg, sources, sinks, ids, logger); err != nil {
 			logger.Error("replay failed", "err", err)
 			return 1
 		}
@@ -114,7 +140,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// 6. Sources and drift checks, restarted on reload.
 	dr := newDriftRunner(logger)
 	reg.MustRegister(dr)
-	mgr := newManager(sources, dr, logger)
+	det := newDetectRunner(ids, nil, logger)
+	reg.MustRegister(det)
+	mgr := newManager(sources, dr, det, ids, logger)
 	if err := mgr.apply(ctx, cfg); err != nil {
 		logger.Error("cannot start sources", "err", err)
 		return 1

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/dbsec/dbsec/pkg/collector"
+	"github.com/dbsec/dbsec/pkg/detect"
 	"github.com/dbsec/dbsec/pkg/parse/formats"
 )
 
@@ -103,6 +105,29 @@ func TestOnce(t *testing.T) {
 	sort.Strings(got)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("non-zero series differ from testdata/expected/once.txt\n--- want\n%s\n--- got\n%s", strings.Join(want, "\n"), strings.Join(got, "\n"))
+	}
+	// Detections over the same corpus, hand-checked against the log lines
+	// (see the comments in the expected file). Every enabled rule is
+	// pre-initialised, so zero series exist too.
+	var dets []string
+	zero := 0
+	for _, m := range mfs["dbsec_detections_total"].GetMetric() {
+		lv := map[string]string{}
+		for _, l := range m.GetLabel() {
+			lv[l.GetName()] = l.GetValue()
+		}
+		if v := m.GetCounter().GetValue(); v != 0 {
+			dets = append(dets, fmt.Sprintf("dbsec_detections_total{rule=%q,severity=%q} %g", lv["rule"], lv["severity"], v))
+		} else {
+			zero++
+		}
+	}
+	sort.Strings(dets)
+	if want := readExpected(t, "../testdata/expected/detections.txt"); strings.Join(dets, "\n") != strings.Join(want, "\n") {
+		t.Errorf("detections differ from testdata/expected/detections.txt\n--- want\n%s\n--- got\n%s", strings.Join(want, "\n"), strings.Join(dets, "\n"))
+	}
+	if zero < 30 {
+		t.Errorf("only %d zero-valued detection series: the rules are not pre-initialised", zero)
 	}
 	if _, ok := mfs["dbsec_exporter_build_info"]; !ok {
 		t.Error("dbsec_exporter_build_info missing")
@@ -251,11 +276,15 @@ func TestMetricReference(t *testing.T) {
 	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
 		doc[m[1]] = true
 	}
+	names := slices.Clone(detect.MetricNames)
 	for _, m := range collector.Metrics() {
-		if !doc[m.Name] {
-			t.Errorf("README.md does not document %s", m.Name)
+		names = append(names, m.Name)
+	}
+	for _, name := range names {
+		if !doc[name] {
+			t.Errorf("README.md does not document %s", name)
 		}
-		delete(doc, m.Name)
+		delete(doc, name)
 	}
 	for name := range doc {
 		t.Errorf("README.md documents %s, which the exporter does not export", name)

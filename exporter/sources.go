@@ -10,6 +10,7 @@ import (
 
 	"github.com/dbsec/dbsec/pkg/collector"
 	"github.com/dbsec/dbsec/pkg/config"
+	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/input"
 	"github.com/dbsec/dbsec/pkg/input/replay"
 	"github.com/dbsec/dbsec/pkg/parse"
@@ -25,18 +26,20 @@ func specs(cfg *config.Config) []collector.SourceSpec {
 	return out
 }
 
-func newPipeline(s config.Source, m *collector.Source, logger *slog.Logger) *pipeline.Source {
+func newPipeline(s config.Source, m *collector.Source, sinks []pipeline.Sink, ids *event.IDGen, logger *slog.Logger) *pipeline.Source {
 	return pipeline.New(pipeline.Config{
 		Name:    s.Name,
 		Format:  s.Format,
 		Options: parse.Options{Location: s.Location, LinePrefix: s.LinePrefix},
 		Metrics: m,
+		Sinks:   sinks,
+		IDGen:   ids,
 		Logger:  logger,
 	})
 }
 
 // replayOnce runs every source over its files, from the beginning to EOF.
-func replayOnce(ctx context.Context, cfg *config.Config, reg *collector.Registry, logger *slog.Logger) error {
+func replayOnce(ctx context.Context, cfg *config.Config, reg *collector.Registry, sinks []pipeline.Sink, ids *event.IDGen, logger *slog.Logger) error {
 	ms := reg.Configure(specs(cfg))
 	for i, s := range cfg.Sources {
 		in := replay.New(s.Path)
@@ -47,7 +50,7 @@ func replayOnce(ctx context.Context, cfg *config.Config, reg *collector.Registry
 		if len(files) == 0 {
 			logger.Warn("no file matches the source's path", "source", s.Name, "path", s.Path)
 		}
-		p := newPipeline(s, ms[i], logger)
+		p := newPipeline(s, ms[i], sinks, ids, logger)
 		if err := p.Run(ctx, in); err != nil {
 			return err
 		}
@@ -60,6 +63,8 @@ func replayOnce(ctx context.Context, cfg *config.Config, reg *collector.Registry
 type manager struct {
 	reg    *collector.Registry
 	drift  *driftRunner
+	detect *detectRunner
+	ids    *event.IDGen
 	logger *slog.Logger
 
 	mu     sync.Mutex
@@ -67,8 +72,8 @@ type manager struct {
 	wg     sync.WaitGroup
 }
 
-func newManager(reg *collector.Registry, dr *driftRunner, logger *slog.Logger) *manager {
-	return &manager{reg: reg, drift: dr, logger: logger}
+func newManager(reg *collector.Registry, dr *driftRunner, det *detectRunner, ids *event.IDGen, logger *slog.Logger) *manager {
+	return &manager{reg: reg, drift: dr, detect: det, ids: ids, logger: logger}
 }
 
 // apply builds the inputs of cfg first, so that a configuration whose inputs
@@ -79,6 +84,11 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 	checker, err := driftChecker(cfg)
 	if err != nil {
 		return err
+	}
+	if cfg.Detect.Enabled {
+		if _, _, err := detectRules(cfg); err != nil {
+			return err
+		}
 	}
 	cpDir := filepath.Join(cfg.Server.StateDir, "checkpoints")
 	inputs := make([]input.Input, len(cfg.Sources))
@@ -104,11 +114,21 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 	defer m.mu.Unlock()
 	m.stopLocked()
 	m.drift.apply(ctx, checker, cfg.Drift.Interval)
+	det, err := m.detect.apply(cfg)
+	if err != nil {
+		// The rules were checked above, so only the state directory can
+		// fail here; run the sources without detections rather than not at all.
+		m.logger.Error("detections disabled", "err", err)
+	}
+	var sinks []pipeline.Sink
+	if det != nil {
+		sinks = append(sinks, det)
+	}
 	ms := m.reg.Configure(specs(cfg))
 	runCtx, cancel := context.WithCancel(ctx)
 	m.cancel = cancel
 	for i, s := range cfg.Sources {
-		p := newPipeline(s, ms[i], m.logger)
+		p := newPipeline(s, ms[i], sinks, m.ids, m.logger)
 		in := inputs[i]
 		m.wg.Go(func() {
 			if err := p.Run(runCtx, in); err != nil {
@@ -132,4 +152,5 @@ func (m *manager) stop() {
 	defer m.mu.Unlock()
 	m.stopLocked()
 	m.drift.stop()
+	m.detect.stop()
 }

@@ -32,6 +32,19 @@ type Config struct {
 	Store   Store
 	Sources []Source
 	Drift   Drift
+	Detect  Detect
+}
+
+// Detect configures the in-process detections D01–D37 (pkg/detect).
+type Detect struct {
+	// Enabled runs the detections; default true.
+	Enabled bool
+	// Rules is a TOML file applied over the built-in rules ("" = built-in
+	// only): thresholds, allowlists, privileged users, business hours.
+	Rules string
+	// StateFile keeps first-seen memory and learning progress across
+	// restarts. Default: detect-state.json in the state directory.
+	StateFile string
 }
 
 // Drift configures the periodic configuration-drift checks (pkg/drift).
@@ -183,6 +196,7 @@ func (l *loader) config(raw map[string]any) *Config {
 	cfg.Store.Path = DefaultStorePath
 	cfg.Store.Retention = DefaultRetention
 	cfg.Drift.Interval = DefaultDriftInterval
+	cfg.Detect.Enabled = true
 	for _, k := range sortedKeys(raw) {
 		v := raw[k]
 		switch k {
@@ -228,6 +242,25 @@ func (l *loader) config(raw map[string]any) *Config {
 					l.unknown(p)
 				}
 			}
+		case "detect":
+			t := l.table(k, v)
+			for _, kk := range sortedKeys(t) {
+				p := k + "." + kk
+				switch kk {
+				case "enabled":
+					b, ok := t[kk].(bool)
+					if !ok {
+						l.errorf(p, true, "enabled must be true or false, not %s", tomlType(t[kk]))
+					}
+					cfg.Detect.Enabled = b
+				case "rules":
+					cfg.Detect.Rules = l.abs(l.str(p, t[kk]))
+				case "state_file":
+					cfg.Detect.StateFile = l.abs(l.str(p, t[kk]))
+				default:
+					l.errorf(p, false, "unknown key %q in [detect]", kk)
+				}
+			}
 		case "drift":
 			cfg.Drift = l.drift(k, l.table(k, v), cfg.Drift)
 		case "source":
@@ -255,6 +288,9 @@ func (l *loader) config(raw map[string]any) *Config {
 	}
 	cfg.Server.StateDir = l.abs(cfg.Server.StateDir)
 	cfg.Store.Path = l.abs(cfg.Store.Path)
+	if cfg.Detect.StateFile == "" {
+		cfg.Detect.StateFile = filepath.Join(cfg.Server.StateDir, "detect-state.json")
+	}
 	return cfg
 }
 
@@ -484,6 +520,8 @@ func (l *loader) str(path string, v any) string {
 
 func tomlType(v any) string {
 	switch v.(type) {
+	case string:
+		return "a string"
 	case int64:
 		return "an integer"
 	case float64:

@@ -21,6 +21,9 @@ func TestGood(t *testing.T) {
 	if cfg.Store.Retention != 14*24*time.Hour || cfg.Store.MaxSize != 1<<30 || cfg.Store.Path != "testdata/events.db" {
 		t.Errorf("store = %+v", cfg.Store)
 	}
+	if !cfg.Detect.Enabled || cfg.Detect.Rules != "testdata/detect-rules.toml" || cfg.Detect.StateFile != "testdata/state/detect-state.json" {
+		t.Errorf("detect = %+v", cfg.Detect)
+	}
 	if len(cfg.Sources) != 2 {
 		t.Fatalf("got %d sources, want 2", len(cfg.Sources))
 	}

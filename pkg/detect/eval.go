@@ -348,7 +348,11 @@ func (d *Detector) impact(c *evalCtx, act event.Action) {
 		rc := d.rc[rD19]
 		switch {
 		case act == event.ActionDropDatabase:
-			d.fire(rD19, SevCritical, c, user, fmt.Sprintf("%q dropped database %s", ev.User, strings.Join(a.Tables, ",")), nil)
+			names := a.Tables
+			if len(names) == 0 {
+				names = ev.Objects // the lexer names no table in DROP DATABASE
+			}
+			d.fire(rD19, SevCritical, c, user, fmt.Sprintf("%q dropped database %s", ev.User, strings.Join(names, ",")), nil)
 		default:
 			fired := false
 			if r := d.ddlUser.get(c.userKey, now); r != nil {

@@ -33,6 +33,7 @@ type Source struct {
 	asm     parse.Assembler
 	metrics *collector.Source
 	sinks   []Sink
+	idgen   *event.IDGen
 	logger  *slog.Logger
 
 	ev       event.Event
@@ -50,7 +51,11 @@ type Config struct {
 	Options parse.Options
 	Metrics *collector.Source
 	Sinks   []Sink
-	Logger  *slog.Logger
+	// IDGen gives every event an id before the sinks see it, so that the
+	// store and the findings of the detectors cite the same id. Ids are
+	// only made when there are sinks: the metrics alone need none.
+	IDGen  *event.IDGen
+	Logger *slog.Logger
 }
 
 // New returns the pipeline of one source.
@@ -61,6 +66,7 @@ func New(cfg Config) *Source {
 		parser:  cfg.Format.New(cfg.Options.Defaults()),
 		metrics: cfg.Metrics,
 		sinks:   cfg.Sinks,
+		idgen:   cfg.IDGen,
 		logger:  cfg.Logger,
 	}
 	if cfg.Format.NewAssembler != nil {
@@ -126,6 +132,9 @@ func (s *Source) record(rec []byte, pos parse.Pos) {
 	}
 	s.nEvents.Add(1)
 	s.metrics.Count(ev)
+	if s.idgen != nil && len(s.sinks) > 0 && ev.ID == "" {
+		ev.ID = s.idgen.Next(ev.Time)
+	}
 	for _, k := range s.sinks {
 		k.Consume(ev)
 	}

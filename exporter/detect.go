@@ -1,0 +1,154 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dbsec/dbsec/pkg/config"
+	"github.com/dbsec/dbsec/pkg/detect"
+	"github.com/dbsec/dbsec/pkg/event"
+	"github.com/dbsec/dbsec/pkg/finding"
+)
+
+// detectSaveInterval is how often the detectors' first-seen state is
+// written while running (it is also written at shutdown and on reload).
+const detectSaveInterval = time.Minute
+
+// detectRules loads the detection rules of a configuration: the built-in
+// rules with the user's file applied over them.
+func detectRules(cfg *config.Config) (detect.Rules, string, error) {
+	if cfg.Detect.Rules == "" {
+		return detect.DefaultRules(), "builtin", nil
+	}
+	b, err := os.ReadFile(cfg.Detect.Rules)
+	if err != nil {
+		return detect.Rules{}, "", fmt.Errorf("detect rules: %w", err)
+	}
+	r, err := detect.ParseRules(cfg.Detect.Rules, b)
+	if err != nil {
+		return detect.Rules{}, "", err
+	}
+	sum := sha256.Sum256(b)
+	return r, cfg.Detect.Rules + "@" + hex.EncodeToString(sum[:8]), nil
+}
+
+// detectRunner owns the detector of the running configuration. It keeps
+// the detector (and so its counters and state) across reloads that do not
+// change the detection settings, saves its state on an interval, and
+// exports its metrics.
+type detectRunner struct {
+	logger    *slog.Logger
+	ids       *event.IDGen
+	onFinding func(*finding.Finding)
+
+	mu      sync.Mutex
+	current *detect.Detector
+	key     string
+	stopCh  chan struct{}
+	wg      sync.WaitGroup
+}
+
+func newDetectRunner(ids *event.IDGen, onFinding func(*finding.Finding), logger *slog.Logger) *detectRunner {
+	return &detectRunner{logger: logger, ids: ids, onFinding: onFinding}
+}
+
+// apply returns the detector for cfg (nil when detections are disabled),
+// replacing the running one when the rules or the state file changed. The
+// rules are loaded before anything is replaced, so a bad rule file leaves
+// the running detector alone.
+func (r *detectRunner) apply(cfg *config.Config) (*detect.Detector, error) {
+	var (
+		rules detect.Rules
+		key   string
+	)
+	if cfg.Detect.Enabled {
+		var err error
+		if rules, key, err = detectRules(cfg); err != nil {
+			return nil, err
+		}
+		key += "|" + cfg.Detect.StateFile
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if key == r.key && (r.current != nil) == cfg.Detect.Enabled {
+		return r.current, nil
+	}
+	r.stopLocked()
+	if !cfg.Detect.Enabled {
+		r.key = ""
+		return nil, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Detect.StateFile), 0o750); err != nil {
+		return nil, fmt.Errorf("detect state directory: %w", err)
+	}
+	d, err := detect.New(rules, detect.Options{
+		OnFinding: r.onFinding,
+		StatePath: cfg.Detect.StateFile,
+		IDGen:     r.ids,
+		Logger:    r.logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("detect: %w", err)
+	}
+	r.current, r.key = d, key
+	stop := make(chan struct{})
+	r.stopCh = stop
+	r.wg.Go(func() {
+		t := time.NewTicker(detectSaveInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if err := d.Save(); err != nil {
+					r.logger.Error("cannot save detection state", "err", err)
+				}
+			}
+		}
+	})
+	return d, nil
+}
+
+// stopLocked saves and drops the running detector.
+func (r *detectRunner) stopLocked() {
+	if r.current == nil {
+		return
+	}
+	close(r.stopCh)
+	r.wg.Wait()
+	if err := r.current.Close(); err != nil {
+		r.logger.Error("cannot save detection state", "err", err)
+	}
+	r.current = nil
+}
+
+// stop saves the state of the running detector; call it after the sources
+// have stopped.
+func (r *detectRunner) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopLocked()
+	r.key = ""
+}
+
+// Describe sends nothing: the detector may change on reload.
+func (r *detectRunner) Describe(chan<- *prometheus.Desc) {}
+
+// Collect implements prometheus.Collector.
+func (r *detectRunner) Collect(ch chan<- prometheus.Metric) {
+	r.mu.Lock()
+	d := r.current
+	r.mu.Unlock()
+	if d != nil {
+		d.Collector().Collect(ch)
+	}
+}
