@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/dbsec/dbsec/pkg/collector"
+	"github.com/dbsec/dbsec/pkg/detect"
+	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/input"
 	"github.com/dbsec/dbsec/pkg/input/replay"
 	"github.com/dbsec/dbsec/pkg/parse"
@@ -115,4 +117,37 @@ func BenchmarkParseClassifyCount(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(lines))*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// BenchmarkPipelineDetect is BenchmarkPipeline for the plugin format with
+// the exporter's default sinks: ids assigned and every event through the
+// built-in detections (statement analysis cached by text).
+func BenchmarkPipelineDetect(b *testing.B) {
+	const name = "tidb-audit-plugin"
+	path, lines, err := Path(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, _ := formats.Lookup(name)
+	reg := collector.NewRegistry()
+	src := reg.Configure([]collector.SourceSpec{{Name: name, System: f.System}})[0]
+	ids := event.NewIDGen()
+	d, err := detect.New(detect.DefaultRules(), detect.Options{IDGen: ids})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(st.Size())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		p := pipeline.New(pipeline.Config{Name: name, Format: f, Metrics: src, Sinks: []pipeline.Sink{d}, IDGen: ids})
+		if err := p.Run(context.Background(), replay.New(path)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 }

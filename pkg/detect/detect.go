@@ -84,9 +84,10 @@ type Detector struct {
 
 	ringUser, ringIP int
 
-	m     metrics
-	topk  [numDims]*spaceSaving
-	codes map[string]bool
+	m      metrics
+	topk   [numDims]*spaceSaving
+	mcache map[matchKey]bool
+	codes  map[string]bool
 }
 
 // winSum is a sum over a window anchored at its first event.
@@ -214,8 +215,8 @@ func (d *Detector) Consume(ev *event.Event) {
 	}
 	c.userKey = ev.Source + "\x1f" + ev.User
 	c.ipKey = ev.Source + "\x1f" + ev.ClientIP
-	c.priv = ev.User != "" && matchAny(d.set.PrivilegedUsers, strings.ToLower(ev.User))
-	c.svc = ev.User != "" && matchAny(d.set.ServiceUsers, strings.ToLower(ev.User))
+	c.priv = ev.User != "" && d.match(d.set.PrivilegedUsers, strings.ToLower(ev.User))
+	c.svc = ev.User != "" && d.match(d.set.ServiceUsers, strings.ToLower(ev.User))
 
 	if ev.System == event.SystemRedash {
 		d.redash(&c)
@@ -336,7 +337,7 @@ func (d *Detector) suppressed(ri int, key string, now int64, dur time.Duration) 
 // per-rule users, client networks or digests).
 func (d *Detector) allowed(ri int, c *evalCtx) bool {
 	for _, al := range [2]*Allow{&d.set.Allow, &d.rc[ri].Allow} {
-		if c.ev.User != "" && matchAny(al.Users, strings.ToLower(c.ev.User)) {
+		if c.ev.User != "" && d.match(al.Users, strings.ToLower(c.ev.User)) {
 			return true
 		}
 		if c.hasIP && inNets(al.nets, c.ip) {
@@ -359,7 +360,7 @@ func (d *Detector) namesAllowed(ri int, tables []string) bool {
 		return false
 	}
 	for _, t := range tables {
-		if !matchAny(d.rc[ri].Allow.Names, t) && !matchAny(d.set.Allow.Names, t) {
+		if !d.match(d.rc[ri].Allow.Names, t) && !d.match(d.set.Allow.Names, t) {
 			return false
 		}
 	}
@@ -373,6 +374,35 @@ func inNets(nets []netip.Prefix, ip netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// matchKey identifies one (pattern list, name) question for matchCache.
+type matchKey struct {
+	list *string
+	name string
+}
+
+// matchCacheSize bounds the memo of glob matches; it is cleared when full.
+const matchCacheSize = 8192
+
+// match is matchAny memoised for lists that hold globs: path.Match over
+// every pattern was most of the detectors' time on a hot table or user.
+// Callers hold d.mu.
+func (d *Detector) match(patterns []string, s string) bool {
+	if len(patterns) == 0 {
+		return false
+	}
+	k := matchKey{&patterns[0], s}
+	if v, ok := d.mcache[k]; ok {
+		return v
+	}
+	v := matchAny(patterns, s)
+	if d.mcache == nil || len(d.mcache) >= matchCacheSize {
+		d.mcache = make(map[matchKey]bool, 256)
+	}
+	k.name = strings.Clone(s)
+	d.mcache[k] = v
+	return v
 }
 
 // matchAny matches s against exact names or path.Match globs.

@@ -250,7 +250,7 @@ func (d *Detector) statement(c *evalCtx) {
 		case event.ActionAlterUser, event.ActionSetPassword, event.ActionRenameUser:
 			actor := strings.ToLower(ev.User)
 			for _, t := range a.TargetUsers {
-				if t != "" && t != actor && matchAny(d.set.PrivilegedUsers, t) {
+				if t != "" && t != actor && d.match(d.set.PrivilegedUsers, t) {
 					d.fire(rD13, SevCritical, c, user+" target="+t, fmt.Sprintf("%q changed the credentials of privileged account %q", ev.User, t), nil)
 					break
 				}
@@ -309,7 +309,7 @@ func (d *Detector) statement(c *evalCtx) {
 	if d.on[rD24] && a.Has(sqlx.CmdExec) && !d.allowed(rD24, c) {
 		d.fire(rD24, "", c, user, fmt.Sprintf("%q executed an operating-system command through SQL", ev.User), nil)
 	}
-	if d.on[rD25] && a.Has(sqlx.ExternalExport) && !matchAny(d.set.BackupUsers, strings.ToLower(ev.User)) && !d.allowed(rD25, c) {
+	if d.on[rD25] && a.Has(sqlx.ExternalExport) && !d.match(d.set.BackupUsers, strings.ToLower(ev.User)) && !d.allowed(rD25, c) {
 		d.fire(rD25, "", c, user, fmt.Sprintf("%q exported data to external storage", ev.User), nil)
 	}
 	if act == event.ActionSelect && ev.HasRows {
@@ -330,7 +330,7 @@ func (d *Detector) statement(c *evalCtx) {
 			if !strings.Contains(t, ".") && ev.Database != "" {
 				q = strings.ToLower(ev.Database) + "." + t
 			}
-			if !matchAny(d.set.SensitiveTables, q) && !matchAny(d.set.SensitiveTables, t) {
+			if !d.match(d.set.SensitiveTables, q) && !d.match(d.set.SensitiveTables, t) {
 				continue
 			}
 			if d.nSens.observe(c.userKey+"\x1f"+q, now) && !d.nSens.learningAt(now) && !d.allowed(rD29, c) {
@@ -382,7 +382,7 @@ func (d *Detector) impact(c *evalCtx, act event.Action) {
 		rc := d.rc[rD21]
 		if s := d.wiped.peek(c.userKey, now); s != nil && s.t != 0 && now-s.t <= int64(rc.Window) {
 			for _, t := range a.Tables {
-				if matchAny(rc.Names, t) || matchAny(rc.Names, lastPart(t)) {
+				if d.match(rc.Names, t) || d.match(rc.Names, lastPart(t)) {
 					if !d.allowed(rD21, c) {
 						d.fire(rD21, "", c, user, fmt.Sprintf("%q dropped data then created %s within %s", ev.User, t, rc.Window.D()), []string{s.id})
 					}
