@@ -30,6 +30,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/detect"
 	"github.com/dbsec/dbsec/pkg/drift"
 	"github.com/dbsec/dbsec/pkg/event"
+	"github.com/dbsec/dbsec/pkg/finding"
 	"github.com/dbsec/dbsec/pkg/pipeline"
 )
 
@@ -140,7 +141,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// 6. Sources and drift checks, restarted on reload.
 	dr := newDriftRunner(logger)
 	reg.MustRegister(dr)
-	det := newDetectRunner(ids, nil, logger)
+	det := newDetectRunner(ids, func(f *finding.Finding) {
+		logger.Info("detection", "rule", f.RuleID, "id", f.Key, "severity", f.Severity.String(), "target", f.Target,
+			"subject", f.Subject, "message", f.Message, "evidence", f.EvidenceEventIDs)
+	}, logger)
 	reg.MustRegister(det)
 	mgr := newManager(sources, dr, det, ids, logger)
 	if err := mgr.apply(ctx, cfg); err != nil {
