@@ -22,8 +22,6 @@ import (
 	"github.com/dbsec/dbsec/pkg/parse"
 )
 
-const namespace = "dbsec"
-
 // Metric describes one exported metric family, for docs and tests.
 type Metric struct {
 	Name   string

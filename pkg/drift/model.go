@@ -163,11 +163,3 @@ func (d *Doc) Keys() []string {
 
 // Len returns the number of keys.
 func (d *Doc) Len() int { return len(d.entries) }
-
-// displayName is used in outputs: path, plus #service for compose.
-func (d *Doc) displayName() string {
-	if d.Subject != "" {
-		return d.Path + "#" + d.Subject
-	}
-	return d.Path
-}

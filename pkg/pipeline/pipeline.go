@@ -36,12 +36,11 @@ type Source struct {
 	idgen   *event.IDGen
 	logger  *slog.Logger
 
-	ev       event.Event
-	file     string
-	host     string
-	nErrors  atomic.Uint64
-	nEvents  atomic.Uint64
-	lastFile string
+	ev      event.Event
+	file    string
+	host    string
+	nErrors atomic.Uint64
+	nEvents atomic.Uint64
 }
 
 // Config of one source pipeline.

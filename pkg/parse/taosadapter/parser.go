@@ -110,14 +110,13 @@ func (p *Parser) wasDenied(q []byte) bool {
 func New(o parse.Options, cfg Config) *Parser { return &Parser{opts: o.Defaults(), cfg: cfg} }
 
 type line struct {
-	t      time.Time
-	model  []byte
-	level  []byte
-	msg    []byte // unquoted view for the old layout (escapes kept)
-	kv     []byte // old layout: key=value… after the message
-	old    bool
-	qid    []byte
-	status []byte
+	t     time.Time
+	model []byte
+	level []byte
+	msg   []byte // unquoted view for the old layout (escapes kept)
+	kv    []byte // old layout: key=value… after the message
+	old   bool
+	qid   []byte
 }
 
 // Parse implements parse.Parser.
