@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/input"
 	"github.com/dbsec/dbsec/pkg/input/replay"
+	"github.com/dbsec/dbsec/pkg/input/syslog"
 	"github.com/dbsec/dbsec/pkg/parse"
 	"github.com/dbsec/dbsec/pkg/pipeline"
 	"github.com/dbsec/dbsec/pkg/tail"
@@ -42,6 +44,10 @@ func newPipeline(s config.Source, m *collector.Source, sinks []pipeline.Sink, id
 func replayOnce(ctx context.Context, cfg *config.Config, reg *collector.Registry, sinks []pipeline.Sink, ids *event.IDGen, logger *slog.Logger) error {
 	ms := reg.Configure(specs(cfg))
 	for i, s := range cfg.Sources {
+		if s.Listen != "" {
+			logger.Info("a syslog source has nothing to replay", "source_name", s.Name, "listen", s.Listen)
+			continue
+		}
 		in := replay.New(s.Path)
 		files, err := in.Files()
 		if err != nil {
@@ -93,6 +99,14 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 	cpDir := filepath.Join(cfg.Server.StateDir, "checkpoints")
 	inputs := make([]input.Input, len(cfg.Sources))
 	for i, s := range cfg.Sources {
+		if s.Listen != "" {
+			in, err := syslogInput(s)
+			if err != nil {
+				return fmt.Errorf("source %s: %w", s.Name, err)
+			}
+			inputs[i] = in
+			continue
+		}
 		in, err := tail.New(tail.Config{
 			Paths:          []string{s.Path},
 			StartAt:        string(s.StartAt),
@@ -153,4 +167,18 @@ func (m *manager) stop() {
 	m.stopLocked()
 	m.drift.stop()
 	m.detect.stop()
+}
+
+// syslogInput is the input of a source with listen: the syslog server
+// starts (and binds) when the source runs.
+func syslogInput(s config.Source) (*syslog.Input, error) {
+	c := syslog.Config{Addr: s.Listen, Name: s.Name}
+	if s.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.TLSCertFile, s.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls_cert_file/tls_key_file: %w", err)
+		}
+		c.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return &syslog.Input{Config: c}, nil
 }

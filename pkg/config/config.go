@@ -100,6 +100,12 @@ type Source struct {
 	Labels   map[string]string
 	// LinePrefix is the format's line layout (PostgreSQL log_line_prefix).
 	LinePrefix string
+	// Listen receives syslog instead of following files:
+	// udp://host:port, tcp://host:port or tls://host:port. Exclusive with
+	// Path. TLS needs TLSCertFile and TLSKeyFile.
+	Listen      string
+	TLSCertFile string
+	TLSKeyFile  string
 }
 
 // Defaults.
@@ -331,7 +337,15 @@ func (l *loader) source(p string, t map[string]any) Source {
 			}
 			s.Path = l.abs(s.Path)
 		case "listen":
-			l.errorf(kp, false, "listen (the syslog input) is not supported by this version; follow a file with path")
+			s.Listen = l.str(kp, v)
+			scheme, hostport, ok := strings.Cut(s.Listen, "://")
+			if !ok || (scheme != "udp" && scheme != "tcp" && scheme != "tls") || !strings.Contains(hostport, ":") {
+				l.errorf(kp, true, "listen %q must be udp://host:port, tcp://host:port or tls://host:port", s.Listen)
+			}
+		case "tls_cert_file":
+			s.TLSCertFile = l.abs(l.str(kp, v))
+		case "tls_key_file":
+			s.TLSKeyFile = l.abs(l.str(kp, v))
 		case "start_at":
 			switch x := l.str(kp, v); x {
 			case "end", "beginning":
@@ -373,8 +387,18 @@ func (l *loader) source(p string, t map[string]any) Source {
 	if formatName == "" {
 		l.errorf(p, false, "source %q has no format (known: %s)", s.Name, strings.Join(formats.Names(), ", "))
 	}
-	if s.Path == "" {
-		l.errorf(p, false, "source %q has no path", s.Name)
+	switch {
+	case s.Path == "" && s.Listen == "":
+		l.errorf(p, false, "source %q has no path (or listen, for syslog)", s.Name)
+	case s.Path != "" && s.Listen != "":
+		l.errorf(p+".listen", false, "source %q has both path and listen: use one", s.Name)
+	}
+	tls := strings.HasPrefix(s.Listen, "tls://")
+	if tls && (s.TLSCertFile == "" || s.TLSKeyFile == "") {
+		l.errorf(p+".listen", true, "a tls:// listener needs tls_cert_file and tls_key_file")
+	}
+	if !tls && (s.TLSCertFile != "" || s.TLSKeyFile != "") {
+		l.errorf(p, false, "tls_cert_file and tls_key_file need listen = \"tls://host:port\"")
 	}
 	if s.LinePrefix != "" && s.Format.Name != "" {
 		if s.Format.CheckOptions == nil {
