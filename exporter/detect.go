@@ -61,20 +61,14 @@ func newDetectRunner(ids *event.IDGen, onFinding func(*finding.Finding), logger 
 }
 
 // apply returns the detector for cfg (nil when detections are disabled),
-// replacing the running one when the rules or the state file changed. The
-// rules are loaded before anything is replaced, so a bad rule file leaves
-// the running detector alone.
-func (r *detectRunner) apply(cfg *config.Config) (*detect.Detector, error) {
-	var (
-		rules detect.Rules
-		key   string
-	)
+// replacing the running one when the rules (loaded by the caller with
+// detectRules, before anything is stopped, so that a bad rule file leaves
+// the running detector alone) or the state file changed.
+func (r *detectRunner) apply(cfg *config.Config, rules detect.Rules, key string) (*detect.Detector, error) {
 	if cfg.Detect.Enabled {
-		var err error
-		if rules, key, err = detectRules(cfg); err != nil {
-			return nil, err
-		}
 		key += "|" + cfg.Detect.StateFile
+	} else {
+		key = ""
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dbsec/dbsec/pkg/collector"
 	"github.com/dbsec/dbsec/pkg/config"
+	"github.com/dbsec/dbsec/pkg/detect"
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/input"
 	"github.com/dbsec/dbsec/pkg/input/replay"
@@ -91,8 +92,12 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	var (
+		rules    detect.Rules
+		rulesKey string
+	)
 	if cfg.Detect.Enabled {
-		if _, _, err := detectRules(cfg); err != nil {
+		if rules, rulesKey, err = detectRules(cfg); err != nil {
 			return err
 		}
 	}
@@ -128,7 +133,7 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 	defer m.mu.Unlock()
 	m.stopLocked()
 	m.drift.apply(ctx, checker, cfg.Drift.Interval)
-	det, err := m.detect.apply(cfg)
+	det, err := m.detect.apply(cfg, rules, rulesKey)
 	if err != nil {
 		// The rules were checked above, so only the state directory can
 		// fail here; run the sources without detections rather than not at all.
