@@ -151,8 +151,12 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 		in := inputs[i]
 		m.wg.Go(func() {
 			if err := p.Run(runCtx, in); err != nil {
-				m.logger.Error("source stopped", "source", s.Name, "err", err)
+				m.logger.Error("source stopped", "source_name", s.Name, "err", err)
+				return
 			}
+			// The totals of this run, for operators comparing what was
+			// read against what was written across a restart.
+			m.logger.Info("source stopped", "source_name", s.Name, "events", p.Events(), "parse_errors", p.Errors())
 		})
 	}
 	return nil

@@ -124,11 +124,22 @@ func (s *Source) record(rec []byte, pos parse.Pos) {
 	if !ok {
 		return
 	}
-	ev.Source = s.name
 	ev.Origin = event.Origin{File: s.file, Offset: pos.Offset, Line: pos.Line}
 	if s.host != "" && ev.Server == "" {
 		ev.Server = s.host
 	}
+	s.deliver(ev)
+}
+
+// Emit sends an event that arrived already parsed (the TDengine audit
+// receiver) through the same counting and sinks as a parsed line. Calls must
+// not overlap with each other or with HandleLine.
+func (s *Source) Emit(ev *event.Event) {
+	s.deliver(ev)
+}
+
+func (s *Source) deliver(ev *event.Event) {
+	ev.Source = s.name
 	s.nEvents.Add(1)
 	s.metrics.Count(ev)
 	if s.idgen != nil && len(s.sinks) > 0 && ev.ID == "" {
