@@ -1,0 +1,8 @@
+//go:build race
+
+package store
+
+// The race detector slows SQLite (pure Go) down about thirtyfold, so the
+// generated data sets are smaller under -race; the plain run keeps the
+// full sizes.
+const raceEnabled = true
