@@ -159,6 +159,9 @@ func TestStoreBench(t *testing.T) {
 	})
 	t0 = time.Now()
 	rep, err := s.Integrity(ctx, IntegrityQuery{Start: 1, End: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("integrity: first 100k events verified in %v ok=%v", time.Since(t0).Round(time.Millisecond), rep.OK)
 }
 

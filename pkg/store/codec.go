@@ -309,8 +309,6 @@ func idTime(id string) (ms int64, ok bool) {
 	return v, true
 }
 
-func nsTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
-
 // msTime converts the ts columns (Unix milliseconds).
 func msTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 

@@ -29,9 +29,6 @@ const (
 type where struct {
 	conds []string
 	args  []any
-	// none is set when a filter value is unknown to the dictionary, so no
-	// row can match.
-	none bool
 }
 
 func (w *where) add(cond string, args ...any) {
@@ -239,8 +236,6 @@ type evRow struct {
 	blk, bix                 int64
 	h                        []byte
 }
-
-const rowCols = 13
 
 func (s *Store) readRows(ctx context.Context, query string, args ...any) ([]evRow, error) {
 	return scanRows(ctx, s.rdb, query, false, args...)
