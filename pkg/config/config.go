@@ -30,6 +30,7 @@ type Config struct {
 	File    string
 	Server  Server
 	Store   Store
+	Export  Export
 	Sources []Source
 	Drift   Drift
 	Detect  Detect
@@ -75,9 +76,23 @@ type Server struct {
 
 // Store configures the embedded event store.
 type Store struct {
+	// Enabled keeps events for drill-down and serves the JSON API;
+	// default true.
+	Enabled   bool
 	Path      string        // default "data/dbsec.db"
 	Retention time.Duration // default 30d
 	MaxSize   int64         // bytes; 0 = unlimited
+	// AllStatements also stores reads, writes and other statements; by
+	// default only security categories and events with detections are.
+	AllStatements bool
+}
+
+// Export configures the SIEM export: events as OCSF-aligned JSON lines.
+type Export struct {
+	// Path of the output file, "-" for stdout, "" for no export.
+	Path     string
+	MaxSize  int64 // rotate at this size; default 100 MiB
+	MaxFiles int   // rotated files kept; default 5
 }
 
 // StartAt says where to start reading a file that has no checkpoint.
@@ -201,6 +216,7 @@ func (l *loader) config(raw map[string]any) *Config {
 	cfg.Server.StateDir = DefaultStateDir
 	cfg.Store.Path = DefaultStorePath
 	cfg.Store.Retention = DefaultRetention
+	cfg.Store.Enabled = true
 	cfg.Drift.Interval = DefaultDriftInterval
 	cfg.Detect.Enabled = true
 	for _, k := range sortedKeys(raw) {
@@ -232,18 +248,33 @@ func (l *loader) config(raw map[string]any) *Config {
 					}
 					cfg.Store.Retention = time.Duration(d)
 				case "max_size":
-					switch x := t[kk].(type) {
-					case int64:
-						cfg.Store.MaxSize = x
-					case string:
-						n, err := units.ParseBase2Bytes(x)
-						if err != nil {
-							l.errorf(p, true, "max_size %q is not a size (examples: 512MiB, 10GiB)", x)
-						}
-						cfg.Store.MaxSize = int64(n)
-					default:
-						l.errorf(p, true, "max_size must be a size string such as \"10GiB\" or a number of bytes")
+					cfg.Store.MaxSize = l.size(p, t[kk])
+				case "enabled":
+					cfg.Store.Enabled = l.boolean(p, t[kk])
+				case "all_statements":
+					cfg.Store.AllStatements = l.boolean(p, t[kk])
+				default:
+					l.unknown(p)
+				}
+			}
+		case "export":
+			t := l.table(k, v)
+			for _, kk := range sortedKeys(t) {
+				p := k + "." + kk
+				switch kk {
+				case "path":
+					cfg.Export.Path = l.str(p, t[kk])
+					if cfg.Export.Path != "-" && cfg.Export.Path != "" {
+						cfg.Export.Path = l.abs(cfg.Export.Path)
 					}
+				case "max_size":
+					cfg.Export.MaxSize = l.size(p, t[kk])
+				case "max_files":
+					n, ok := t[kk].(int64)
+					if !ok || n < 1 || n > 1000 {
+						l.errorf(p, true, "max_files must be a number from 1 to 1000")
+					}
+					cfg.Export.MaxFiles = int(n)
 				default:
 					l.unknown(p)
 				}
@@ -514,6 +545,35 @@ func (l *loader) strs(path string, v any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+func (l *loader) boolean(path string, v any) bool {
+	b, ok := v.(bool)
+	if !ok {
+		l.errorf(path, true, "%s must be true or false, not %s", path[strings.LastIndexByte(path, '.')+1:], tomlType(v))
+	}
+	return b
+}
+
+// size parses a size: a string such as "10GiB" or a number of bytes.
+func (l *loader) size(path string, v any) int64 {
+	key := path[strings.LastIndexByte(path, '.')+1:]
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			l.errorf(path, true, "%s must not be negative", key)
+		}
+		return x
+	case string:
+		n, err := units.ParseBase2Bytes(x)
+		if err != nil || n < 0 {
+			l.errorf(path, true, "%s %q is not a size (examples: 512MiB, 10GiB)", key, x)
+		}
+		return int64(n)
+	default:
+		l.errorf(path, true, "%s must be a size string such as \"10GiB\" or a number of bytes", key)
+		return 0
+	}
 }
 
 func (l *loader) unknown(path string) {
