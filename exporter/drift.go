@@ -54,6 +54,9 @@ func driftChecker(cfg *config.Config) (*drift.Checker, error) {
 // the last result. apply replaces the checker on reload.
 type driftRunner struct {
 	logger *slog.Logger
+	// onResult, when set, receives every completed check (the event store
+	// keeps the findings and drift changes for the API).
+	onResult func(ctx context.Context, res *drift.Result, targets []string)
 
 	mu      sync.Mutex
 	current *drift.Collector
@@ -63,9 +66,18 @@ type driftRunner struct {
 
 func newDriftRunner(logger *slog.Logger) *driftRunner { return &driftRunner{logger: logger} }
 
+// driftTargets are the names of the configured drift targets.
+func driftTargets(cfg *config.Config) []string {
+	var out []string
+	for _, t := range cfg.Drift.Targets {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
 // apply starts checking with c (nil stops checking) every interval; the
 // first run happens at once.
-func (d *driftRunner) apply(ctx context.Context, c *drift.Checker, interval time.Duration) {
+func (d *driftRunner) apply(ctx context.Context, c *drift.Checker, interval time.Duration, targets []string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stopLocked()
@@ -80,7 +92,7 @@ func (d *driftRunner) apply(ctx context.Context, c *drift.Checker, interval time
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
-			d.runOnce(runCtx, c)
+			d.runOnce(runCtx, c, targets)
 			select {
 			case <-runCtx.Done():
 				return
@@ -90,7 +102,7 @@ func (d *driftRunner) apply(ctx context.Context, c *drift.Checker, interval time
 	})
 }
 
-func (d *driftRunner) runOnce(ctx context.Context, c *drift.Checker) {
+func (d *driftRunner) runOnce(ctx context.Context, c *drift.Checker, targets []string) {
 	res, err := c.Run(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -105,6 +117,9 @@ func (d *driftRunner) runOnce(ctx context.Context, c *drift.Checker) {
 		}
 	}
 	d.logger.Debug("configuration drift checked", "findings", len(res.Findings), "failing", failing)
+	if d.onResult != nil {
+		d.onResult(ctx, &res, targets)
+	}
 }
 
 func (d *driftRunner) stopLocked() {

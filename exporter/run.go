@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/dbsec/dbsec/pkg/api"
 	"github.com/dbsec/dbsec/pkg/collector"
 	"github.com/dbsec/dbsec/pkg/config"
 	"github.com/dbsec/dbsec/pkg/detect"
@@ -139,14 +140,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	// 6. Sources and drift checks, restarted on reload.
+	out, err := openOutputs(cfg, logger)
+	if err != nil {
+		logger.Error("cannot open the event store or export", "err", err)
+		return 1
+	}
+	defer out.close()
+	reg.MustRegister(out)
 	dr := newDriftRunner(logger)
+	dr.onResult = out.drift
 	reg.MustRegister(dr)
 	det := newDetectRunner(ids, func(f *finding.Finding) {
 		logger.Info("detection", "rule", f.RuleID, "id", f.Key, "severity", f.Severity.String(), "target", f.Target,
 			"subject", f.Subject, "message", f.Message, "evidence", f.EvidenceEventIDs)
 	}, logger)
 	reg.MustRegister(det)
-	mgr := newManager(sources, dr, det, ids, logger)
+	mgr := newManager(sources, dr, det, out, ids, logger)
 	if err := mgr.apply(ctx, cfg); err != nil {
 		logger.Error("cannot start sources", "err", err)
 		return 1
@@ -158,6 +167,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// 7. HTTP: landing page, metrics, reload, health.
 	mux := http.NewServeMux()
 	mux.Handle(*metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError), Registry: reg, EnableOpenMetrics: true}))
+	if out.store != nil {
+		// The JSON API shares the listener, and so the TLS and basic auth
+		// of --web.config.file, with /metrics.
+		mux.Handle("/api/v1/", api.NewHandler(out.store, api.Options{
+			Version: version.Version,
+			Sources: mgr.sourceStatus,
+			Logger:  logger.With("component", "api"),
+		}))
+	}
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "OK") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "OK") })
 	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
@@ -187,6 +205,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			Links: []web.LandingLinks{
 				{Address: *metricsPath, Text: "Metrics"},
 				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/api/v1/status", Text: "API status"},
+				{Address: "/api/v1/openapi.yaml", Text: "API description (OpenAPI)"},
 			},
 		})
 		if err != nil {

@@ -277,6 +277,7 @@ func TestMetricReference(t *testing.T) {
 		doc[m[1]] = true
 	}
 	names := slices.Clone(detect.MetricNames)
+	names = append(names, outputMetricNames...)
 	for _, m := range collector.Metrics() {
 		names = append(names, m.Name)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dbsec/dbsec/pkg/collector"
 	"github.com/dbsec/dbsec/pkg/config"
@@ -74,13 +75,24 @@ type manager struct {
 	ids    *event.IDGen
 	logger *slog.Logger
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// out is the event store and the export (nil: none).
+	out *outputs
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	running []*runningSource
 }
 
-func newManager(reg *collector.Registry, dr *driftRunner, det *detectRunner, ids *event.IDGen, logger *slog.Logger) *manager {
-	return &manager{reg: reg, drift: dr, detect: det, ids: ids, logger: logger}
+// runningSource is a started source, for /api/v1/status.
+type runningSource struct {
+	name, format string
+	p            *pipeline.Source
+	up           atomic.Bool
+}
+
+func newManager(reg *collector.Registry, dr *driftRunner, det *detectRunner, out *outputs, ids *event.IDGen, logger *slog.Logger) *manager {
+	return &manager{reg: reg, drift: dr, detect: det, out: out, ids: ids, logger: logger}
 }
 
 // apply builds the inputs of cfg first, so that a configuration whose inputs
@@ -132,7 +144,7 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.stopLocked()
-	m.drift.apply(ctx, checker, cfg.Drift.Interval)
+	m.drift.apply(ctx, checker, cfg.Drift.Interval, driftTargets(cfg))
 	det, err := m.detect.apply(cfg, rules, rulesKey)
 	if err != nil {
 		// The rules were checked above, so only the state directory can
@@ -143,13 +155,22 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 	if det != nil {
 		sinks = append(sinks, det)
 	}
+	if m.out != nil {
+		m.out.check(cfg)
+		sinks = append(sinks, m.out.sinks()...)
+	}
 	ms := m.reg.Configure(specs(cfg))
 	runCtx, cancel := context.WithCancel(ctx)
 	m.cancel = cancel
+	m.running = m.running[:0]
 	for i, s := range cfg.Sources {
 		p := newPipeline(s, ms[i], sinks, m.ids, m.logger)
 		in := inputs[i]
+		rs := &runningSource{name: s.Name, format: s.Format.Name, p: p}
+		rs.up.Store(true)
+		m.running = append(m.running, rs)
 		m.wg.Go(func() {
+			defer rs.up.Store(false)
 			if err := p.Run(runCtx, in); err != nil {
 				m.logger.Error("source stopped", "source_name", s.Name, "err", err)
 				return
