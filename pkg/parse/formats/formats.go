@@ -17,6 +17,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/parse/redashapp"
 	"github.com/dbsec/dbsec/pkg/parse/redashevents"
 	"github.com/dbsec/dbsec/pkg/parse/taosadapter"
+	"github.com/dbsec/dbsec/pkg/parse/taosadaptersql"
 	"github.com/dbsec/dbsec/pkg/parse/tdengine"
 	"github.com/dbsec/dbsec/pkg/parse/tdengineaudit"
 	"github.com/dbsec/dbsec/pkg/parse/tidbaudit"
@@ -36,6 +37,7 @@ var all = []parse.Format{
 	tdengine.Format,
 	tdengineaudit.Format,
 	taosadapter.Format,
+	taosadaptersql.Format,
 	redashapp.Format,
 	redashevents.Format,
 	nginxredash.Format,
