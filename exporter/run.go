@@ -156,6 +156,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}, logger)
 	reg.MustRegister(det)
 	mgr := newManager(sources, dr, det, out, ids, logger)
+	reg.MustRegister(mgr.listeners)
 	if err := mgr.apply(ctx, cfg); err != nil {
 		logger.Error("cannot start sources", "err", err)
 		return 1

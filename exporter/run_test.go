@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -28,7 +29,9 @@ import (
 
 	"github.com/dbsec/dbsec/pkg/collector"
 	"github.com/dbsec/dbsec/pkg/detect"
+	"github.com/dbsec/dbsec/pkg/input/syslog"
 	"github.com/dbsec/dbsec/pkg/parse/formats"
+	"github.com/dbsec/dbsec/pkg/receiver/taosaudit"
 )
 
 func runCapture(t *testing.T, ctx context.Context, args ...string) (code int, stdout, stderr string) {
@@ -278,6 +281,7 @@ func TestMetricReference(t *testing.T) {
 	}
 	names := slices.Clone(detect.MetricNames)
 	names = append(names, outputMetricNames...)
+	names = append(names, listenerMetricNames()...)
 	for _, m := range collector.Metrics() {
 		names = append(names, m.Name)
 	}
@@ -570,4 +574,21 @@ func TestFormatReference(t *testing.T) {
 	for name := range doc {
 		t.Errorf("README.md documents format %s, which is not registered", name)
 	}
+}
+
+// listenerMetricNames are the families of the network sources' collectors
+// (syslog listeners, TDengine audit receivers), read from their Describe.
+func listenerMetricNames() []string {
+	ch := make(chan *prometheus.Desc, 64)
+	(&syslog.Server{}).Collector().Describe(ch)
+	(&taosaudit.Handler{}).Describe(ch)
+	close(ch)
+	re := regexp.MustCompile(`fqName: "([^"]+)"`)
+	var names []string
+	for d := range ch {
+		if m := re.FindStringSubmatch(d.String()); m != nil {
+			names = append(names, m[1])
+		}
+	}
+	return names
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/input"
 	"github.com/dbsec/dbsec/pkg/input/replay"
-	"github.com/dbsec/dbsec/pkg/input/syslog"
 	"github.com/dbsec/dbsec/pkg/parse"
 	"github.com/dbsec/dbsec/pkg/pipeline"
 	"github.com/dbsec/dbsec/pkg/tail"
@@ -47,7 +45,7 @@ func replayOnce(ctx context.Context, cfg *config.Config, reg *collector.Registry
 	ms := reg.Configure(specs(cfg))
 	for i, s := range cfg.Sources {
 		if s.Listen != "" {
-			logger.Info("a syslog source has nothing to replay", "source_name", s.Name, "listen", s.Listen)
+			logger.Info("a network source has nothing to replay", "source_name", s.Name, "listen", s.Listen)
 			continue
 		}
 		in := replay.New(s.Path)
@@ -56,13 +54,13 @@ func replayOnce(ctx context.Context, cfg *config.Config, reg *collector.Registry
 			return fmt.Errorf("source %s: %w", s.Name, err)
 		}
 		if len(files) == 0 {
-			logger.Warn("no file matches the source's path", "source", s.Name, "path", s.Path)
+			logger.Warn("no file matches the source's path", "source_name", s.Name, "path", s.Path)
 		}
 		p := newPipeline(s, ms[i], sinks, ids, logger)
 		if err := p.Run(ctx, in); err != nil {
 			return err
 		}
-		logger.Info("replayed", "source", s.Name, "files", len(files), "events", p.Events(), "parse_errors", p.Errors())
+		logger.Info("replayed", "source_name", s.Name, "files", len(files), "events", p.Events(), "parse_errors", p.Errors())
 	}
 	return nil
 }
@@ -74,6 +72,8 @@ type manager struct {
 	detect *detectRunner
 	ids    *event.IDGen
 	logger *slog.Logger
+	// listeners collects the self-metrics of running network sources.
+	listeners *listenerCollector
 
 	// out is the event store and the export (nil: none).
 	out *outputs
@@ -92,7 +92,7 @@ type runningSource struct {
 }
 
 func newManager(reg *collector.Registry, dr *driftRunner, det *detectRunner, out *outputs, ids *event.IDGen, logger *slog.Logger) *manager {
-	return &manager{reg: reg, drift: dr, detect: det, out: out, ids: ids, logger: logger}
+	return &manager{reg: reg, drift: dr, detect: det, out: out, ids: ids, logger: logger, listeners: &listenerCollector{}}
 }
 
 // apply builds the inputs of cfg first, so that a configuration whose inputs
@@ -117,7 +117,7 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 	inputs := make([]input.Input, len(cfg.Sources))
 	for i, s := range cfg.Sources {
 		if s.Listen != "" {
-			in, err := syslogInput(s)
+			in, err := networkInput(s, m.listeners, m.logger)
 			if err != nil {
 				return fmt.Errorf("source %s: %w", s.Name, err)
 			}
@@ -128,7 +128,7 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 			Paths:          []string{s.Path},
 			StartAt:        string(s.StartAt),
 			CheckpointPath: filepath.Join(cpDir, s.Name+".json"),
-			Logger:         m.logger.With("source", s.Name),
+			Logger:         m.logger.With("source_name", s.Name),
 		})
 		if err != nil {
 			return fmt.Errorf("source %s: %w", s.Name, err)
@@ -189,6 +189,7 @@ func (m *manager) stopLocked() {
 		m.wg.Wait()
 		m.cancel = nil
 	}
+	m.listeners.reset()
 }
 
 func (m *manager) stop() {
@@ -197,18 +198,4 @@ func (m *manager) stop() {
 	m.stopLocked()
 	m.drift.stop()
 	m.detect.stop()
-}
-
-// syslogInput is the input of a source with listen: the syslog server
-// starts (and binds) when the source runs.
-func syslogInput(s config.Source) (*syslog.Input, error) {
-	c := syslog.Config{Addr: s.Listen, Name: s.Name}
-	if s.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(s.TLSCertFile, s.TLSKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls_cert_file/tls_key_file: %w", err)
-		}
-		c.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	return &syslog.Input{Config: c}, nil
 }

@@ -61,4 +61,10 @@ listen = "tcp://%s"
 	if v := value(mfs, "dbsec_source_up", "source", "sys"); v != 1 {
 		t.Errorf("source_up = %v, want 1", v)
 	}
+	if v := value(mfs, "dbsec_syslog_messages_total", "listener", "sys", "transport", "tcp", "protocol", "rfc5424"); v != 4 {
+		t.Errorf("dbsec_syslog_messages_total{rfc5424} = %v, want 4", v)
+	}
+	if v := value(mfs, "dbsec_syslog_connections", "listener", "sys", "transport", "tcp"); v != 1 {
+		t.Errorf("dbsec_syslog_connections = %v, want 1", v)
+	}
 }

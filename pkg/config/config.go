@@ -22,6 +22,7 @@ import (
 
 	"github.com/dbsec/dbsec/pkg/parse"
 	"github.com/dbsec/dbsec/pkg/parse/formats"
+	"github.com/dbsec/dbsec/pkg/parse/tdengineaudit"
 )
 
 // Config is the whole exporter configuration.
@@ -118,9 +119,17 @@ type Source struct {
 	// Listen receives syslog instead of following files:
 	// udp://host:port, tcp://host:port or tls://host:port. Exclusive with
 	// Path. TLS needs TLSCertFile and TLSKeyFile.
+	// http://host:port or https://host:port receives TDengine audit
+	// records as taosKeeper does (format tdengine-audit).
 	Listen      string
 	TLSCertFile string
 	TLSKeyFile  string
+}
+
+// IsHTTPReceiver reports whether the source is the TDengine audit receiver
+// (listen = "http://…" or "https://…") rather than a syslog listener.
+func (s Source) IsHTTPReceiver() bool {
+	return strings.HasPrefix(s.Listen, "http://") || strings.HasPrefix(s.Listen, "https://")
 }
 
 // Defaults.
@@ -370,8 +379,8 @@ func (l *loader) source(p string, t map[string]any) Source {
 		case "listen":
 			s.Listen = l.str(kp, v)
 			scheme, hostport, ok := strings.Cut(s.Listen, "://")
-			if !ok || (scheme != "udp" && scheme != "tcp" && scheme != "tls") || !strings.Contains(hostport, ":") {
-				l.errorf(kp, true, "listen %q must be udp://host:port, tcp://host:port or tls://host:port", s.Listen)
+			if !ok || (scheme != "udp" && scheme != "tcp" && scheme != "tls" && scheme != "http" && scheme != "https") || !strings.Contains(hostport, ":") {
+				l.errorf(kp, true, "listen %q must be udp://host:port, tcp://host:port or tls://host:port (syslog), or http://host:port or https://host:port (the TDengine audit receiver)", s.Listen)
 			}
 		case "tls_cert_file":
 			s.TLSCertFile = l.abs(l.str(kp, v))
@@ -424,12 +433,15 @@ func (l *loader) source(p string, t map[string]any) Source {
 	case s.Path != "" && s.Listen != "":
 		l.errorf(p+".listen", false, "source %q has both path and listen: use one", s.Name)
 	}
-	tls := strings.HasPrefix(s.Listen, "tls://")
+	tls := strings.HasPrefix(s.Listen, "tls://") || strings.HasPrefix(s.Listen, "https://")
 	if tls && (s.TLSCertFile == "" || s.TLSKeyFile == "") {
-		l.errorf(p+".listen", true, "a tls:// listener needs tls_cert_file and tls_key_file")
+		l.errorf(p+".listen", true, "a tls:// or https:// listener needs tls_cert_file and tls_key_file")
 	}
 	if !tls && (s.TLSCertFile != "" || s.TLSKeyFile != "") {
-		l.errorf(p, false, "tls_cert_file and tls_key_file need listen = \"tls://host:port\"")
+		l.errorf(p, false, "tls_cert_file and tls_key_file need listen = \"tls://host:port\" or \"https://host:port\"")
+	}
+	if s.IsHTTPReceiver() && s.Format.Name != "" && s.Format.Name != tdengineaudit.FormatName {
+		l.errorf(p+".listen", true, "an http(s):// listener receives TDengine audit records: it needs format = %q, not %q", tdengineaudit.FormatName, s.Format.Name)
 	}
 	if s.LinePrefix != "" && s.Format.Name != "" {
 		if s.Format.CheckOptions == nil {

@@ -182,3 +182,6 @@ func (h *Handler) Collect(ch chan<- prometheus.Metric) {
 
 // Events returns how many events were delivered.
 func (h *Handler) Events() uint64 { return h.events.Load() }
+
+// BodyBytes returns how many bytes of bodies were read.
+func (h *Handler) BodyBytes() uint64 { return h.bodyBytes.Load() }
