@@ -37,6 +37,8 @@ func newPipeline(s config.Source, m *collector.Source, sinks []pipeline.Sink, id
 		Sinks:   sinks,
 		IDGen:   ids,
 		Logger:  logger,
+
+		StripDockerPrefix: s.DockerPrefix,
 	})
 }
 

@@ -116,6 +116,9 @@ type Source struct {
 	Labels   map[string]string
 	// LinePrefix is the format's line layout (PostgreSQL log_line_prefix).
 	LinePrefix string
+	// DockerPrefix strips the "<service> | " that `docker compose logs`
+	// puts before every line.
+	DockerPrefix bool
 	// Listen receives syslog instead of following files:
 	// udp://host:port, tcp://host:port or tls://host:port. Exclusive with
 	// Path. TLS needs TLSCertFile and TLSKeyFile.
@@ -397,6 +400,8 @@ func (l *loader) source(p string, t map[string]any) Source {
 			s.Timezone = l.str(kp, v)
 		case "log_line_prefix":
 			s.LinePrefix = l.str(kp, v)
+		case "docker_prefix":
+			s.DockerPrefix = l.boolean(kp, v)
 		case "labels":
 			lt, ok := v.(map[string]any)
 			if !ok {

@@ -6,6 +6,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,7 @@ type Source struct {
 	idgen   *event.IDGen
 	logger  *slog.Logger
 
+	docker  bool
 	ev      event.Event
 	file    string
 	host    string
@@ -55,6 +57,9 @@ type Config struct {
 	// only made when there are sinks: the metrics alone need none.
 	IDGen  *event.IDGen
 	Logger *slog.Logger
+	// StripDockerPrefix removes the "<service> | " that `docker compose
+	// logs` writes before each line (FORMATS.md §2.1).
+	StripDockerPrefix bool
 }
 
 // New returns the pipeline of one source.
@@ -67,6 +72,7 @@ func New(cfg Config) *Source {
 		sinks:   cfg.Sinks,
 		idgen:   cfg.IDGen,
 		logger:  cfg.Logger,
+		docker:  cfg.StripDockerPrefix,
 	}
 	if cfg.Format.NewAssembler != nil {
 		s.asm = cfg.Format.NewAssembler()
@@ -81,6 +87,9 @@ func New(cfg Config) *Source {
 func (s *Source) HandleLine(l input.Line) {
 	s.metrics.Line(len(l.Text))
 	pos := parse.Pos{Offset: l.Offset, Line: l.Num}
+	if s.docker {
+		l.Text = StripDockerPrefix(l.Text)
+	}
 	if s.asm != nil {
 		rec, start, ok := s.asm.Add(l.Text, pos)
 		// A completed record belongs to the file of its first line, which
@@ -192,3 +201,28 @@ func (s *Source) Run(ctx context.Context, in input.Input) error {
 }
 
 var _ input.Handler = (*Source)(nil)
+
+// StripDockerPrefix returns line without the "<service> | " prefix of
+// `docker compose logs` (the service name, padded with spaces, then "| ").
+// A line whose text before the first " | " is not one word (a timestamp,
+// for example) is returned as it is, so that a line without the prefix is
+// never cut.
+func StripDockerPrefix(line []byte) []byte {
+	head := line[:min(len(line), 128)]
+	i := bytes.Index(head, []byte(" |"))
+	if i <= 0 {
+		return line
+	}
+	name := bytes.TrimRight(head[:i], " ")
+	if len(name) == 0 || bytes.IndexByte(name, ' ') >= 0 {
+		return line
+	}
+	rest := line[i+2:]
+	if len(rest) > 0 && rest[0] != ' ' {
+		return line // "name |x": not the prefix
+	}
+	if len(rest) > 0 {
+		rest = rest[1:]
+	}
+	return rest
+}

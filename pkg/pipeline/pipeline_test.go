@@ -68,3 +68,22 @@ func TestNoAllocPerLine(t *testing.T) {
 		t.Errorf("%v allocations per line through the pipeline", n)
 	}
 }
+
+func TestStripDockerPrefix(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"taosd-1  | 11/30 10:00:00.123456 00001234 C MND ERROR user:root, failed to login", "11/30 10:00:00.123456 00001234 C MND ERROR user:root, failed to login"},
+		{"redash_nginx_1 | 10.0.0.1 - - [30/Nov/2026:10:00:00 +0000] \"POST /login HTTP/1.1\" 200 5", "10.0.0.1 - - [30/Nov/2026:10:00:00 +0000] \"POST /login HTTP/1.1\" 200 5"},
+		{"web | ", ""},
+		{"web |", ""},
+		// No prefix: the text before " | " is not one word, or there is none.
+		{"11/30 10:00:00.123456 00001234 TAOS_ADAPTER info \"| 200 | 1.2ms | 10.0.0.1 | POST | /rest/sql \"", "11/30 10:00:00.123456 00001234 TAOS_ADAPTER info \"| 200 | 1.2ms | 10.0.0.1 | POST | /rest/sql \""},
+		{"20261203 10:00:00,vm,app,10.0.0.5,7,1,QUERY,shop,'SELECT 1 | 2',0", "20261203 10:00:00,vm,app,10.0.0.5,7,1,QUERY,shop,'SELECT 1 | 2',0"},
+		{" | x", " | x"},
+		{"name |x", "name |x"},
+		{"", ""},
+	} {
+		if got := string(StripDockerPrefix([]byte(c.in))); got != c.want {
+			t.Errorf("StripDockerPrefix(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
