@@ -327,3 +327,102 @@ func TestProcessSIGKILL(t *testing.T) {
 		t.Errorf("run 2 read %d lines, but its export covers %d..%d (%d distinct)", n2, first, total, len(seen))
 	}
 }
+
+// TestBacklogRSS (DBSEC_BACKLOG=1; size DBSEC_BACKLOG_MB, default 1024)
+// writes a backlog of MariaDB audit records, starts the exporter on it with
+// the default store policy (DBSEC_BACKLOG_STORE=0: no store), and samples
+// its RSS until it has caught up.
+// Acceptance: the peak stays flat (bounded queues), whatever the backlog.
+func TestBacklogRSS(t *testing.T) {
+	if os.Getenv("DBSEC_BACKLOG") != "1" {
+		t.Skip("set DBSEC_BACKLOG=1 (DBSEC_BACKLOG_MB, default 1024)")
+	}
+	mb := 1024
+	if v, err := strconv.Atoi(os.Getenv("DBSEC_BACKLOG_MB")); err == nil && v > 0 {
+		mb = v
+	}
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "audit.log")
+	f, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	var lines, size int64
+	var buf []byte
+	for size < int64(mb)<<20 {
+		lines++
+		buf = fmt.Appendf(buf[:0], "20261203 10:00:00,vm,app%d,10.0.%d.%d,%d,%d,QUERY,shop,'SELECT * FROM orders WHERE id = %d',0\n",
+			lines%50, lines%7, lines%250, lines%1000, lines, lines)
+		if lines%100 == 0 { // some security events for the store and the detectors
+			buf = fmt.Appendf(buf[:0], "20261203 10:00:00,vm,app%d,10.0.0.9,%d,0,FAILED_CONNECT,,,1045\n", lines%50, lines%1000)
+		}
+		bw.Write(buf)
+		size += int64(len(buf))
+	}
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	cfg := filepath.Join(dir, "dbsec.toml")
+	conf := fmt.Sprintf("[server]\nstate_dir = %q\n\n[[source]]\nname = \"a\"\nformat = \"mariadb-audit\"\npath = %q\nstart_at = \"beginning\"\n", dir, logFile)
+	if os.Getenv("DBSEC_BACKLOG_STORE") == "0" { // the pipeline alone, without the store's page cache
+		conf += "\n[store]\nenabled = false\n"
+	}
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	p := startProc(t, cfg)
+	pid := p.cmd.Process.Pid
+	var peak, samples int64
+	rssAt := map[int]int64{} // by quarter of the backlog read
+	deadline := time.Now().Add(30 * time.Minute)
+	for {
+		rss := vmRSS(t, pid)
+		peak = max(peak, rss)
+		samples++
+		n := p.linesRead(t)
+		if n >= 0 {
+			q := int(4 * n / lines)
+			if _, ok := rssAt[q]; !ok {
+				rssAt[q] = rss
+			}
+		}
+		if n >= lines {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("read %d of %d lines in 30 min", n, lines)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	wall := time.Since(t0)
+	hwm := vmHWM(t, pid)
+	p.term(t)
+	t.Logf("backlog %d MiB, %d lines: caught up in %v (%.0f lines/s, %.0f MB/s); RSS at 0/25/50/75 %% read: %d/%d/%d/%d MiB; sampled peak %d MiB, VmHWM %d MiB (%d samples)",
+		mb, lines, wall.Round(time.Millisecond), float64(lines)/wall.Seconds(), float64(size)/1e6/wall.Seconds(),
+		rssAt[0]>>10, rssAt[1]>>10, rssAt[2]>>10, rssAt[3]>>10, peak>>10, hwm>>10, samples)
+	if hwm > 512<<10 {
+		t.Errorf("peak RSS %d MiB for a %d MiB backlog: memory grows with the backlog", hwm>>10, mb)
+	}
+}
+
+// vmRSS and vmHWM read /proc/<pid>/status, in KiB.
+func vmRSS(t *testing.T, pid int) int64 { return procStatus(t, pid, "VmRSS:") }
+func vmHWM(t *testing.T, pid int) int64 { return procStatus(t, pid, "VmHWM:") }
+
+func procStatus(t *testing.T, pid int, key string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(regexp.QuoteMeta(key) + `\s+(\d+) kB`)
+	m := re.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no %s in /proc/%d/status", key, pid)
+	}
+	n, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return n
+}

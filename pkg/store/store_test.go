@@ -2,8 +2,10 @@ package store
 
 import (
 	"bytes"
+	"compress/flate"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -683,5 +685,33 @@ func TestConsumeAfterCloseAndQueueFull(t *testing.T) {
 	st := s.stored.Load() + s.dropped.Load()
 	if st != 2001 {
 		t.Fatalf("stored+dropped = %d, want 2001", st)
+	}
+}
+
+// TestFlateBlocksStillRead: blocks of earlier builds are flate streams
+// without the zstd magic number; they decode as before.
+func TestFlateBlocksStillRead(t *testing.T) {
+	recs := [][]byte{[]byte("first record"), []byte("second, longer record with a statement")}
+	var raw []byte
+	raw = binary.AppendUvarint(raw, uint64(len(recs)))
+	for _, r := range recs {
+		raw = binary.AppendUvarint(raw, uint64(len(r)))
+		raw = append(raw, r...)
+	}
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.DefaultCompression)
+	w.Write(raw)
+	w.Close()
+	for name, data := range map[string][]byte{"flate": buf.Bytes(), "zstd": compressBlock(recs)} {
+		got, err := decompressBlock(data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(got) != 2 || string(got[0]) != string(recs[0]) || string(got[1]) != string(recs[1]) {
+			t.Fatalf("%s: got %q", name, got)
+		}
+	}
+	if _, err := decompressBlock(append(append([]byte(nil), zstdMagic...), 1, 2, 3)); err == nil {
+		t.Fatal("a corrupt zstd block decoded")
 	}
 }
