@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -82,4 +83,77 @@ func FuzzString(f *testing.F) {
 			t.Fatalf("not idempotent: %q -> %q -> %q", s, out, again)
 		}
 	})
+}
+
+// mayContainRef is the straightforward version of mayContain, the reference of
+// TestMayContainMatchesReference.
+// It is a cheap single-pass pre-filter: every rule needs one of
+// "pass", "pwd", "identified", "key", "token", "secret", "credential" or
+// "://", case-insensitively.
+func mayContainRef(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] | 0x20 {
+		case 'p':
+			if hasPrefixFold(s, i, "pass") || hasPrefixFold(s, i, "pwd") {
+				return true
+			}
+		case 'i':
+			if hasPrefixFold(s, i, "identified") {
+				return true
+			}
+		case 'k':
+			if hasPrefixFold(s, i, "key") {
+				return true
+			}
+		case 't':
+			if hasPrefixFold(s, i, "token") {
+				return true
+			}
+		case 's':
+			if hasPrefixFold(s, i, "secret") {
+				return true
+			}
+		case 'c':
+			if hasPrefixFold(s, i, "credential") {
+				return true
+			}
+		case ':' | 0x20:
+			if s[i] == ':' && strings.HasPrefix(s[i:], "://") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestMayContainMatchesReference compares the pair-table pre-filter with
+// the byte-by-byte one on generated strings built from the anchor words,
+// their case variants and neighbours, and random bytes.
+func TestMayContainMatchesReference(t *testing.T) {
+	pieces := []string{"pass", "PASS", "Pwd", "pw", "identified", "IDENTIFIED", "iden", "key", "KEY", "ke", "token", "TOK",
+		"secret", "SECRE", "credential", "cred", "://", ":/", ":", "/", "select ", "SELECT", "p", "a", "s", "\x00", "\xff", "é", " ", "'", "@"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	n, hits := 0, 0
+	for range 200000 {
+		var b strings.Builder
+		for range rng.IntN(8) {
+			if rng.IntN(4) == 0 {
+				b.WriteByte(byte(rng.IntN(256)))
+			} else {
+				b.WriteString(pieces[rng.IntN(len(pieces))])
+			}
+		}
+		s := b.String()
+		got, want := mayContain(s), mayContainRef(s)
+		if got != want {
+			t.Fatalf("mayContain(%q) = %v, reference %v", s, got, want)
+		}
+		n++
+		if want {
+			hits++
+		}
+	}
+	if hits < n/10 || hits > n*9/10 {
+		t.Fatalf("%d of %d strings match: the generator does not exercise both answers", hits, n)
+	}
 }
