@@ -273,9 +273,11 @@ func TestProcessSIGTERM(t *testing.T) {
 }
 
 // TestProcessSIGKILL kills the exporter with SIGKILL and starts it again.
-// Nothing may be lost; the lines read after the last checkpoint (written
-// every 5 s) are read again, and the test reports how many. The writer is
-// paused just before the kill so that the first run's count is exact.
+// Nothing may be lost; the lines read after the last checkpoint are read
+// again, and the test reports how many. The durable checkpoint is written
+// every 5 s, the fast one (no fsync, survives a killed process) every
+// 250 ms tick. The writer is paused just before the kill so that the first
+// run's count is exact.
 func TestProcessSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "audit.log")
@@ -320,8 +322,11 @@ func TestProcessSIGKILL(t *testing.T) {
 	if first < 1 || first > n1+1 {
 		t.Errorf("run 2 starts at line %d, after run 1's last line %d: lines lost", first, n1)
 	}
-	if dup < 0 || dup > n1 {
-		t.Errorf("duplicated %d lines, want 0 ≤ dup ≤ %d", dup, n1)
+	// The fast checkpoint follows every tick (250 ms): at 10,000 lines/s
+	// at most about 2,500 lines are read again; 1 s of lines leaves room
+	// for a loaded machine.
+	if dup < 0 || dup > 10000 {
+		t.Errorf("duplicated %d lines, want 0 ≤ dup ≤ 10,000 (1 s of writing)", dup)
 	}
 	if n2 != total-first+1 || int64(len(seen)) != n2 {
 		t.Errorf("run 2 read %d lines, but its export covers %d..%d (%d distinct)", n2, first, total, len(seen))

@@ -83,8 +83,25 @@ type run struct {
 	cp        map[fileID]cpEntry // loaded checkpoint entries not yet matched
 	cpLoaded  bool
 	cpSavedAt time.Time
-	cpDirty   bool
+	cpDirty   bool // the durable checkpoint is behind
+	fastDirty bool // the fast checkpoint is behind
+	// closed are the checkpoint entries of rotated files read to their end
+	// and closed, newest last (at most maxClosed): they stay in the
+	// checkpoint so that a restart does not take such a file, still
+	// matching the glob, for one created while dbsec was down.
+	closed      map[fileID]cpEntry
+	closedOrder []fileID
 }
+
+// maxClosed bounds the closed files kept in a checkpoint.
+const maxClosed = 256
+
+// mtimeSlack is how far before a checkpoint's time a file's modification
+// time may lie for a file absent from the checkpoint to still count as
+// written after it. File systems record modification times coarsely (the
+// kernel's tick, or whole seconds on some), so a file created just after
+// the checkpoint can carry a time just before it.
+const mtimeSlack = 2 * time.Second
 
 func newRun(f *Follower, h input.Handler) *run {
 	return &run{
@@ -166,6 +183,10 @@ func (r *run) runFollow(ctx context.Context) error {
 			r.watchError(err)
 		case now := <-tick.C:
 			r.onTick(ctx, now)
+			if err := r.saveFastCheckpoint(); err != nil {
+				r.f.errs.Add(1)
+				r.log.Warn("write checkpoint", "path", r.cfg.CheckpointPath+fastSuffix, "err", err)
+			}
 		case <-cpC:
 			if err := r.saveCheckpoint(); err != nil {
 				r.f.errs.Add(1)
@@ -539,14 +560,14 @@ func (r *run) open(p string, initial bool) (*file, bool) {
 			r.truncated(fl)
 		}
 		r.log.Debug("resume from checkpoint", "file", p, "offset", fl.offset)
-	case initial && r.cfg.StartAt == StartEnd && !(r.cpLoaded && fi.ModTime().After(r.cpSavedAt)):
+	case initial && r.cfg.StartAt == StartEnd && !(r.cpLoaded && fi.ModTime().After(r.cpSavedAt.Add(-mtimeSlack))):
 		fl.offset = r.lastLineStart(fl, size)
 		fl.numKnown = false
 	}
 	r.files[id] = fl
 	r.f.files.Add(1)
 	r.setLag(fl, size)
-	r.cpDirty = true
+	r.checkpointBehind()
 	r.markDirty(fl)
 	r.log.Debug("open", "file", p, "offset", fl.offset)
 	return fl, true
@@ -677,7 +698,7 @@ func (r *run) truncated(fl *file) {
 	fl.offset, fl.num, fl.numKnown = 0, 0, true
 	fl.skipNL, fl.discard, fl.partial = false, false, false
 	fl.size = 0
-	r.cpDirty = true
+	r.checkpointBehind()
 }
 
 func (r *run) setLag(fl *file, size int64) {
@@ -696,6 +717,9 @@ func (r *run) closeFile(fl *file) {
 	if fl.draining && len(r.done) < maxDone {
 		r.done[fl.id] = true
 	}
+	if fl.draining && r.cfg.CheckpointPath != "" {
+		r.keepClosed(fl)
+	}
 	fl.fd.Close()
 	fl.fd = nil
 	r.f.lag.Add(-fl.lag)
@@ -705,7 +729,24 @@ func (r *run) closeFile(fl *file) {
 	if r.byName[fl.name] == fl {
 		delete(r.byName, fl.name)
 	}
-	r.cpDirty = true
+	r.checkpointBehind()
+}
+
+// keepClosed records the checkpoint entry of a drained file being closed.
+func (r *run) keepClosed(fl *file) {
+	if r.closed == nil {
+		r.closed = make(map[fileID]cpEntry)
+	}
+	if _, ok := r.closed[fl.id]; !ok {
+		if len(r.closedOrder) >= maxClosed {
+			delete(r.closed, r.closedOrder[0])
+			r.closedOrder = r.closedOrder[1:]
+		}
+		r.closedOrder = append(r.closedOrder, fl.id)
+	}
+	e := entryOf(fl)
+	e.Closed = true
+	r.closed[fl.id] = e
 }
 
 func (r *run) closeAll() {
@@ -774,7 +815,7 @@ func (r *run) readFile(ctx context.Context, fl *file, flush bool) {
 	if fl.offset != before {
 		r.lastData = now
 		r.idled = false
-		r.cpDirty = true
+		r.checkpointBehind()
 	}
 }
 

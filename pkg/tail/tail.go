@@ -39,7 +39,12 @@
 // A checkpoint records, per open file, the offset just past the last line
 // HandleLine returned for, with dev/inode, fingerprint and line number. It is
 // written atomically (temp file, fsync, rename) every CheckpointInterval and
-// when Run returns. On restart a file matching a checkpoint entry by inode and
+// when Run returns. Between those, a fast checkpoint (<path>.fast: renamed
+// into place, not fsynced) follows every PollInterval tick: it survives the
+// process being killed, so that a SIGKILL re-reads at most one tick of lines,
+// and the newer valid one of the two is loaded. Rotated files read to their
+// end stay in the checkpoint (the newest 256), so that a restart does not
+// read them again. On restart a file matching a checkpoint entry by inode and
 // fingerprint resumes at its offset, even when it was renamed while dbsec was
 // down (it is searched among the glob matches and, for renames out of the
 // glob, among siblings of its recorded path) and such rotated files are read
