@@ -22,6 +22,7 @@ import (
 
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/parse"
+	"github.com/dbsec/dbsec/pkg/parse/internal/csvrec"
 	"github.com/dbsec/dbsec/pkg/parse/postgres"
 	"github.com/dbsec/dbsec/pkg/redact"
 )
@@ -72,10 +73,10 @@ const (
 
 // Parser parses one csvlog record. It is not safe for concurrent use.
 type Parser struct {
-	opts parse.Options
-	cls  postgres.Classifier
-	unq  []byte
-	f    [maxCols][]byte
+	opts  parse.Options
+	cls   postgres.Classifier
+	split csvrec.Splitter
+	f     [maxCols][]byte
 }
 
 // New returns a parser.
@@ -124,79 +125,8 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 	return p.cls.Classify(&m, ev)
 }
 
-// fields splits rec into p.f and returns the number of fields. Quoted fields
-// with "" are unescaped into p.unq, which is sized so that it never moves.
-func (p *Parser) fields(rec []byte) (int, error) {
-	if cap(p.unq) < len(rec) {
-		p.unq = make([]byte, 0, len(rec)+256)
-	}
-	p.unq = p.unq[:0]
-	n := 0
-	i := 0
-	for {
-		if n == maxCols {
-			return 0, parse.Errorf(parse.ReasonSyntax, i, "more than %d columns", maxCols)
-		}
-		var v []byte
-		if i < len(rec) && rec[i] == '"' {
-			i++
-			start := i
-			esc := false
-			for {
-				j := bytes.IndexByte(rec[i:], '"')
-				if j < 0 {
-					return 0, parse.Errorf(parse.ReasonEncoding, start-1, "unterminated quoted field")
-				}
-				i += j
-				if i+1 < len(rec) && rec[i+1] == '"' {
-					esc = true
-					i += 2
-					continue
-				}
-				break
-			}
-			v = rec[start:i]
-			i++
-			if i < len(rec) && rec[i] != ',' {
-				return 0, parse.Errorf(parse.ReasonEncoding, i, `extraneous text after a quoted field`)
-			}
-			if esc {
-				s := len(p.unq)
-				for k := 0; k < len(v); k++ {
-					p.unq = append(p.unq, v[k])
-					if v[k] == '"' {
-						k++
-					}
-				}
-				v = p.unq[s:]
-			}
-		} else {
-			j := bytes.IndexByte(rec[i:], ',')
-			end := len(rec)
-			if j >= 0 {
-				end = i + j
-			}
-			v = rec[i:end]
-			if q := bytes.IndexByte(v, '"'); q >= 0 {
-				return 0, parse.Errorf(parse.ReasonEncoding, i+q, `bare " in an unquoted field`)
-			}
-			i = end
-		}
-		p.f[n] = v
-		n++
-		if i >= len(rec) {
-			return n, nil
-		}
-		i++ // the comma
-		if i == len(rec) {
-			if n == maxCols {
-				return 0, parse.Errorf(parse.ReasonSyntax, i, "more than %d columns", maxCols)
-			}
-			p.f[n] = rec[i:]
-			return n + 1, nil
-		}
-	}
-}
+// fields splits rec into p.f and returns the number of fields.
+func (p *Parser) fields(rec []byte) (int, error) { return p.split.Split(rec, p.f[:], nil) }
 
 // splitFrom splits connection_from, "host:port" (the host may be an IPv6
 // address, so the last colon separates the port).

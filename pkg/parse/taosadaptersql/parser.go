@@ -45,6 +45,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/classify"
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/parse"
+	"github.com/dbsec/dbsec/pkg/parse/internal/csvrec"
 	"github.com/dbsec/dbsec/pkg/redact"
 )
 
@@ -90,14 +91,12 @@ const timeLayoutLen = 26
 
 // Parser parses one record. It is not safe for concurrent use.
 type Parser struct {
-	opts parse.Options
-	unq  []byte // unescaped quoted fields
-	raw  []byte // Raw rebuilt with a redacted sql
-	f    [maxCols][]byte
-	off  [maxCols]int // start of each field in the record
-	// span of the sql field in the record, quotes included
-	sqlStart, sqlEnd int
-	connType, app    string
+	opts          parse.Options
+	split         csvrec.Splitter
+	raw           []byte // Raw rebuilt with a redacted sql
+	f             [maxCols][]byte
+	off           [maxCols]int // start of each field in the record
+	connType, app string
 }
 
 // New returns a parser.
@@ -200,7 +199,10 @@ func (p *Parser) redactRaw(rec []byte, stmt, sql string) string {
 	if len(stmt) == len(sql) && (len(sql) == 0 || unsafeSame(stmt, sql)) {
 		return redact.String(parse.S(rec))
 	}
-	b := append(p.raw[:0], rec[:p.sqlStart]...)
+	// The sql field runs from its start to the comma before the next field
+	// (Parse has checked that there is one).
+	sqlStart, sqlEnd := p.off[colSQL], p.off[colSQL+1]-1
+	b := append(p.raw[:0], rec[:sqlStart]...)
 	b = append(b, '"')
 	for i := 0; i < len(stmt); i++ {
 		if stmt[i] == '"' {
@@ -209,7 +211,7 @@ func (p *Parser) redactRaw(rec []byte, stmt, sql string) string {
 		b = append(b, stmt[i])
 	}
 	b = append(b, '"')
-	b = append(b, rec[p.sqlEnd:]...)
+	b = append(b, rec[sqlEnd:]...)
 	p.raw = b
 	return redact.String(parse.S(b))
 }
@@ -247,90 +249,8 @@ func isHex(b []byte) bool {
 	return true
 }
 
-// fields splits rec into p.f (and p.off) and returns the number of fields,
-// with the quoting rules of encoding/csv ("" inside a quoted field is one
-// quote; a quote in an unquoted field is an error). Quoted fields with ""
-// are unescaped into p.unq, which is sized so that it never moves.
-func (p *Parser) fields(rec []byte) (int, error) {
-	if cap(p.unq) < len(rec) {
-		p.unq = make([]byte, 0, len(rec)+256)
-	}
-	p.unq = p.unq[:0]
-	p.sqlStart, p.sqlEnd = 0, 0
-	n := 0
-	i := 0
-	for {
-		if n == maxCols {
-			return 0, parse.Errorf(parse.ReasonSyntax, i, "more than %d columns", maxCols)
-		}
-		fieldStart := i
-		var v []byte
-		if i < len(rec) && rec[i] == '"' {
-			i++
-			start := i
-			esc := false
-			for {
-				j := bytes.IndexByte(rec[i:], '"')
-				if j < 0 {
-					return 0, parse.Errorf(parse.ReasonEncoding, start-1, "unterminated quoted field")
-				}
-				i += j
-				if i+1 < len(rec) && rec[i+1] == '"' {
-					esc = true
-					i += 2
-					continue
-				}
-				break
-			}
-			v = rec[start:i]
-			i++
-			if i < len(rec) && rec[i] != ',' {
-				return 0, parse.Errorf(parse.ReasonEncoding, i, `extraneous text after a quoted field`)
-			}
-			if esc {
-				s := len(p.unq)
-				for k := 0; k < len(v); k++ {
-					p.unq = append(p.unq, v[k])
-					if v[k] == '"' {
-						k++
-					}
-				}
-				v = p.unq[s:]
-			}
-		} else {
-			j := bytes.IndexByte(rec[i:], ',')
-			end := len(rec)
-			if j >= 0 {
-				end = i + j
-			}
-			v = rec[i:end]
-			if q := bytes.IndexByte(v, '"'); q >= 0 {
-				return 0, parse.Errorf(parse.ReasonEncoding, i+q, `bare " in an unquoted field`)
-			}
-			i = end
-		}
-		if n == colSQL {
-			p.sqlStart, p.sqlEnd = fieldStart, i
-		}
-		p.f[n] = v
-		p.off[n] = fieldStart
-		n++
-		if i >= len(rec) {
-			return n, nil
-		}
-		i++ // the comma
-		if i == len(rec) {
-			if n == maxCols {
-				return 0, parse.Errorf(parse.ReasonSyntax, i, "more than %d columns", maxCols)
-			}
-			p.f[n] = rec[i:]
-			p.off[n] = i
-			if n == colSQL {
-				p.sqlStart, p.sqlEnd = i, i
-			}
-			return n + 1, nil
-		}
-	}
-}
+// fields splits rec into p.f and p.off (csvrec.Splitter: the quoting
+// rules of encoding/csv) and returns the number of fields.
+func (p *Parser) fields(rec []byte) (int, error) { return p.split.Split(rec, p.f[:], p.off[:]) }
 
 var _ parse.Parser = (*Parser)(nil)
