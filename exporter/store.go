@@ -19,13 +19,14 @@ import (
 	"github.com/dbsec/dbsec/pkg/finding"
 	"github.com/dbsec/dbsec/pkg/pipeline"
 	"github.com/dbsec/dbsec/pkg/store"
+	"github.com/dbsec/dbsec/pkg/store/sqlite"
 )
 
 // outputs are the event store and the SIEM export. They are opened once at
 // start: a reload that changes [store] or [export] takes effect at the
 // next restart (and says so in the log).
 type outputs struct {
-	store  *store.Store // nil when [store] enabled = false
+	store  store.Engine // nil when [store] enabled = false
 	export *export.Exporter
 	cfg    config.Config // the [store] and [export] they were opened with
 	logger *slog.Logger
@@ -41,7 +42,7 @@ func openOutputs(cfg *config.Config, logger *slog.Logger) (*outputs, error) {
 		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o750); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
-		s, err := store.Open(store.Options{
+		s, err := sqlite.Open(sqlite.Options{
 			Path:      cfg.Store.Path,
 			Retention: cfg.Store.Retention,
 			MaxBytes:  cfg.Store.MaxSize,
@@ -224,3 +225,10 @@ func (m *manager) sourceStatus() []api.SourceStatus {
 	})
 	return out
 }
+
+// The sinks wired here keep the pipeline's contract.
+var (
+	_ pipeline.Sink = (store.Engine)(nil)
+	_ pipeline.Sink = (*export.Exporter)(nil)
+	_ store.Engine  = (*sqlite.Store)(nil)
+)

@@ -23,6 +23,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/finding"
 	"github.com/dbsec/dbsec/pkg/store"
+	"github.com/dbsec/dbsec/pkg/store/sqlite"
 	"github.com/dbsec/dbsec/pkg/store/storetest"
 )
 
@@ -54,7 +55,7 @@ func secretEvents() []*event.Event {
 }
 
 type fixture struct {
-	st   *store.Store
+	st   *sqlite.Store
 	path string
 	srv  *httptest.Server
 	evs  []*event.Event
@@ -63,7 +64,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "dbsec.db")
-	st, err := store.Open(store.Options{Path: path, Policy: store.Policy{AllStatements: true}})
+	st, err := sqlite.Open(sqlite.Options{Path: path, Policy: store.Policy{AllStatements: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

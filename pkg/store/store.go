@@ -1,18 +1,19 @@
-// Package store owns the event store: the Appender and Querier interfaces
-// that the pipeline, the detectors, the drift checker and the JSON API use,
-// and the embedded implementation on SQLite (pure Go, modernc.org/sqlite,
-// WAL mode).
+// Package store is the contract of the event store: the Appender that the
+// pipeline, the detectors and the drift checker write to, the Querier that
+// the JSON API reads from, and their filters, pages and result types.
 //
-// The interfaces speak only in filters, aggregations and pages, so that a
-// server-side engine (ClickHouse is the chosen scale-out engine) can
-// implement them with the same pushdown: every filter, GROUP BY and LIMIT
-// runs in the database, never in Go over all rows.
+// The interfaces speak only in filters, aggregations and pages, so that an
+// engine can push every filter, grouping and limit down into its database
+// instead of running them in Go over all rows. Engines live in their own
+// packages (pkg/store/sqlite is the embedded one) and prove that they keep
+// this contract by running the conformance suite in pkg/store/storetest.
 //
-// Stored events form a hash chain: each row carries
+// Stored events form a hash chain: each event carries
 // sha256(prev_hash || canonical event), and Integrity verifies it.
-// Statement, Raw and Reason are redacted before they are stored.
+// Statement, Raw and Reason are redacted before they reach a store.
 //
-// This package must not import pkg/api or anything that reads flags.
+// This package imports nothing heavier than pkg/event and pkg/finding; it
+// must not import an engine, the pipeline, the parsers or the API.
 package store
 
 import (
@@ -33,6 +34,12 @@ type Appender interface {
 	PutFindings(ctx context.Context, target string, at time.Time, fs []finding.Finding) error
 	AddDriftChanges(ctx context.Context, at time.Time, cs []DriftChange) error
 	Close(ctx context.Context) error
+}
+
+// Engine is a complete store: both sides.
+type Engine interface {
+	Appender
+	Querier
 }
 
 // Querier is the read side of a store, the only thing pkg/api needs.
@@ -304,4 +311,24 @@ type Stats struct {
 	Newest    time.Time `json:"newest,omitzero"`
 	Errors    int64     `json:"write_errors"`
 	LastError string    `json:"last_error,omitempty"`
+}
+
+// Policy says which events are stored. Security categories (login,
+// logout, ddl, privilege_change, admin, access_denied, error) and events
+// with detections are always stored; reads, writes and other statements
+// only when AllStatements is set.
+type Policy struct {
+	AllStatements bool
+}
+
+// Keep reports whether the policy stores ev.
+func (p Policy) Keep(ev *event.Event) bool {
+	if p.AllStatements || len(ev.Detections) > 0 {
+		return true
+	}
+	switch ev.Category {
+	case event.CategoryRead, event.CategoryDMLWrite, event.CategoryOther:
+		return false
+	}
+	return true
 }

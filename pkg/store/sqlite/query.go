@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/finding"
+	"github.com/dbsec/dbsec/pkg/store"
 )
 
 // Every query below is a constant SQL text with ? placeholders; filter
@@ -63,10 +64,10 @@ func enumIDs[T ~uint8](vs []T) []int64 {
 }
 
 // filterIDs resolves the values of every filtered dimension to ids.
-func (s *Store) filterIDs(ctx context.Context, f *Filter) (map[Dimension][]int64, bool, error) {
-	m := map[Dimension][]int64{}
+func (s *Store) filterIDs(ctx context.Context, f *store.Filter) (map[store.Dimension][]int64, bool, error) {
+	m := map[store.Dimension][]int64{}
 	none := false
-	dict := func(d Dimension, vs []string) error {
+	dict := func(d store.Dimension, vs []string) error {
 		if len(vs) == 0 {
 			return nil
 		}
@@ -81,38 +82,38 @@ func (s *Store) filterIDs(ctx context.Context, f *Filter) (map[Dimension][]int64
 		return nil
 	}
 	for _, x := range []struct {
-		d  Dimension
+		d  store.Dimension
 		vs []string
-	}{{DimSource, f.Source}, {DimUser, f.User}, {DimClientIP, f.ClientIP}, {DimDigest, f.Digest}, {DimRule, f.Rule}} {
+	}{{store.DimSource, f.Source}, {store.DimUser, f.User}, {store.DimClientIP, f.ClientIP}, {store.DimDigest, f.Digest}, {store.DimRule, f.Rule}} {
 		if err := dict(x.d, x.vs); err != nil {
 			return nil, false, err
 		}
 	}
 	if len(f.System) > 0 {
-		m[DimSystem] = enumIDs(f.System)
+		m[store.DimSystem] = enumIDs(f.System)
 	}
 	if len(f.Category) > 0 {
-		m[DimCategory] = enumIDs(f.Category)
+		m[store.DimCategory] = enumIDs(f.Category)
 	}
 	if len(f.Outcome) > 0 {
-		m[DimOutcome] = enumIDs(f.Outcome)
+		m[store.DimOutcome] = enumIDs(f.Outcome)
 	}
 	if len(f.Action) > 0 {
-		m[DimAction] = enumIDs(f.Action)
+		m[store.DimAction] = enumIDs(f.Action)
 	}
 	return m, none, nil
 }
 
 // rawWhere is the WHERE clause on events (alias e) for a filter, without
 // the time range.
-func rawWhere(f *Filter, ids map[Dimension][]int64) where {
+func rawWhere(f *store.Filter, ids map[store.Dimension][]int64) where {
 	var w where
-	for _, d := range Dimensions() {
+	for _, d := range store.Dimensions() {
 		vs, ok := ids[d]
 		if !ok {
 			continue
 		}
-		if d == DimRule {
+		if d == store.DimRule {
 			var ors []string
 			for _, r := range f.Rule {
 				ors = append(ors, "instr(e.dets, ?) > 0")
@@ -131,21 +132,21 @@ func rawWhere(f *Filter, ids map[Dimension][]int64) where {
 
 // eventIndex pins the index for a raw query: the most selective filtered
 // column that has a (column, ts) index, else the time index.
-func eventIndex(ids map[Dimension][]int64) string {
+func eventIndex(ids map[store.Dimension][]int64) string {
 	switch {
-	case len(ids[DimDigest]) > 0:
+	case len(ids[store.DimDigest]) > 0:
 		return "ev_dig"
-	case len(ids[DimUser]) > 0:
+	case len(ids[store.DimUser]) > 0:
 		return "ev_usr"
-	case len(ids[DimClientIP]) > 0:
+	case len(ids[store.DimClientIP]) > 0:
 		return "ev_ip"
-	case len(ids[DimCategory]) > 0:
+	case len(ids[store.DimCategory]) > 0:
 		return "ev_cat"
 	}
 	return "ev_ts"
 }
 
-func timeRange(f *Filter) (int64, int64) {
+func timeRange(f *store.Filter) (int64, int64) {
 	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 	if !f.From.IsZero() {
 		lo = msOf(f.From)
@@ -167,8 +168,8 @@ func clampLimit(n int) int {
 }
 
 // Events returns one page of matching events, newest first.
-func (s *Store) Events(ctx context.Context, q EventQuery) (EventPage, error) {
-	page := EventPage{Events: []*event.Event{}}
+func (s *Store) Events(ctx context.Context, q store.EventQuery) (store.EventPage, error) {
+	page := store.EventPage{Events: []*event.Event{}}
 	ids, none, err := s.filterIDs(ctx, &q.Filter)
 	if err != nil || none {
 		return page, err
@@ -210,7 +211,7 @@ func (s *Store) Events(ctx context.Context, q EventQuery) (EventPage, error) {
 func (s *Store) Event(ctx context.Context, id string) (*event.Event, error) {
 	ms, ok := idTime(id)
 	if !ok {
-		return nil, ErrNotFound
+		return nil, store.ErrNotFound
 	}
 	rows, err := s.readRows(ctx, `SELECT e.seq, e.ts, e.src, e.sys, e.cat, e.act, e.outc, e.usr, e.ip, e.dig, e.dets, e.blk, e.bix FROM events e INDEXED BY ev_ts WHERE e.ts = ?`, ms)
 	if err != nil {
@@ -225,7 +226,7 @@ func (s *Store) Event(ctx context.Context, id string) (*event.Event, error) {
 			return r.ev, nil
 		}
 	}
-	return nil, ErrNotFound
+	return nil, store.ErrNotFound
 }
 
 type evRow struct {
@@ -394,7 +395,7 @@ func (s *Store) blocksOf(ctx context.Context, ids []int64) (map[int64][][]byte, 
 
 // planCube returns the smallest cube that holds every dimension in need
 // and whose buckets tile the step (0: any).
-func planCube(need []Dimension, step int64) (int, bool) {
+func planCube(need []store.Dimension, step int64) (int, bool) {
 	for i, c := range cubes {
 		ok := step == 0 || step%c.bucket == 0
 		for _, d := range need {
@@ -418,10 +419,10 @@ type aggPlan struct {
 // aggregate builds one SQL over the rollup (for whole buckets) and raw
 // events (for the edges), yielding rows (bucket, dim id, count). With
 // step 0 it groups by the dimension only.
-func (s *Store) aggregate(f *Filter, ids map[Dimension][]int64, by Dimension, step int64, restrict []int64) aggPlan {
+func (s *Store) aggregate(f *store.Filter, ids map[store.Dimension][]int64, by store.Dimension, step int64, restrict []int64) aggPlan {
 	var p aggPlan
 	lo, hi := timeRange(f)
-	need := []Dimension{}
+	need := []store.Dimension{}
 	for d := range ids {
 		need = append(need, d)
 	}
@@ -479,12 +480,12 @@ func bucketExpr(col string, step int64) string {
 	return fmt.Sprintf("(%s / %d) * %d", col, step, step)
 }
 
-func (s *Store) rawPart(p *aggPlan, f *Filter, ids map[Dimension][]int64, by Dimension, step int64, restrict []int64, lo, hi int64) {
+func (s *Store) rawPart(p *aggPlan, f *store.Filter, ids map[store.Dimension][]int64, by store.Dimension, step int64, restrict []int64, lo, hi int64) {
 	if lo >= hi {
 		return
 	}
 	w := rawWhere(f, ids)
-	if by == DimRule {
+	if by == store.DimRule {
 		// One row per (event, rule): count from the detections of stored
 		// events.
 		w.conds = append([]string{"r.ts >= ? AND r.ts < ? AND r.eseq <> 0"}, w.conds...)
@@ -492,7 +493,7 @@ func (s *Store) rawPart(p *aggPlan, f *Filter, ids map[Dimension][]int64, by Dim
 		if restrict != nil {
 			w.in("r.rule", restrict)
 		}
-		if vs, ok := ids[DimRule]; ok {
+		if vs, ok := ids[store.DimRule]; ok {
 			w.in("r.rule", vs)
 		}
 		p.parts = append(p.parts, fmt.Sprintf(`SELECT %s AS bb, r.rule AS d, COUNT(*) AS n FROM detections r INDEXED BY det_ts JOIN events e ON e.seq = r.eseq WHERE %s GROUP BY 1, 2`,
@@ -519,20 +520,20 @@ func (p *aggPlan) union() string {
 }
 
 // dimNames maps the ids of dimension d to their names.
-func (s *Store) dimNames(ctx context.Context, d Dimension, ids []int64) (map[int64]string, error) {
+func (s *Store) dimNames(ctx context.Context, d store.Dimension, ids []int64) (map[int64]string, error) {
 	if _, ok := dictKind[d]; ok {
 		return s.names(ctx, ids)
 	}
 	out := map[int64]string{}
 	for _, id := range ids {
 		switch d {
-		case DimSystem:
+		case store.DimSystem:
 			out[id] = event.System(id).String()
-		case DimCategory:
+		case store.DimCategory:
 			out[id] = event.Category(id).String()
-		case DimOutcome:
+		case store.DimOutcome:
 			out[id] = event.Outcome(id).String()
-		case DimAction:
+		case store.DimAction:
 			out[id] = event.Action(id).String()
 		default:
 			out[id] = ""
@@ -542,10 +543,10 @@ func (s *Store) dimNames(ctx context.Context, d Dimension, ids []int64) (map[int
 }
 
 // Top ranks the values of q.By.
-func (s *Store) Top(ctx context.Context, q TopQuery) (TopResult, error) {
-	res := TopResult{By: q.By, Items: []TopItem{}}
+func (s *Store) Top(ctx context.Context, q store.TopQuery) (store.TopResult, error) {
+	res := store.TopResult{By: q.By, Items: []store.TopItem{}}
 	if _, ok := column[q.By]; !ok {
-		return res, &ParamError{Param: "by", Msg: fmt.Sprintf("unknown dimension %q", q.By)}
+		return res, &store.ParamError{Param: "by", Msg: fmt.Sprintf("unknown dimension %q", q.By)}
 	}
 	ids, none, err := s.filterIDs(ctx, &q.Filter)
 	if err != nil || none {
@@ -560,7 +561,7 @@ func (s *Store) Top(ctx context.Context, q TopQuery) (TopResult, error) {
 		return res, err
 	}
 	for _, it := range items {
-		res.Items = append(res.Items, TopItem{Value: names[it.id], Count: it.n})
+		res.Items = append(res.Items, store.TopItem{Value: names[it.id], Count: it.n})
 	}
 	return res, nil
 }
@@ -575,7 +576,7 @@ func idsOf(xs []idCount) []int64 {
 	return out
 }
 
-func (s *Store) top(ctx context.Context, f *Filter, ids map[Dimension][]int64, by Dimension, limit int) ([]idCount, error) {
+func (s *Store) top(ctx context.Context, f *store.Filter, ids map[store.Dimension][]int64, by store.Dimension, limit int) ([]idCount, error) {
 	p := s.aggregate(f, ids, by, 0, nil)
 	if len(p.parts) == 0 {
 		return nil, nil
@@ -598,14 +599,14 @@ func (s *Store) top(ctx context.Context, f *Filter, ids map[Dimension][]int64, b
 }
 
 // Series counts matching events per step.
-func (s *Store) Series(ctx context.Context, q SeriesQuery) (SeriesResult, error) {
-	res := SeriesResult{From: q.From, To: q.To, Step: q.Step.Seconds(), By: q.By, Series: []Series{}}
+func (s *Store) Series(ctx context.Context, q store.SeriesQuery) (store.SeriesResult, error) {
+	res := store.SeriesResult{From: q.From, To: q.To, Step: q.Step.Seconds(), By: q.By, Series: []store.Series{}}
 	if q.Step < time.Millisecond {
-		return res, &ParamError{Param: "step", Msg: "must be at least 1ms"}
+		return res, &store.ParamError{Param: "step", Msg: "must be at least 1ms"}
 	}
 	if q.By != "" {
 		if _, ok := column[q.By]; !ok {
-			return res, &ParamError{Param: "by", Msg: fmt.Sprintf("unknown dimension %q", q.By)}
+			return res, &store.ParamError{Param: "by", Msg: fmt.Sprintf("unknown dimension %q", q.By)}
 		}
 	}
 	ids, none, err := s.filterIDs(ctx, &q.Filter)
@@ -632,7 +633,7 @@ func (s *Store) Series(ctx context.Context, q SeriesQuery) (SeriesResult, error)
 		return res, fmt.Errorf("series: %w", err)
 	}
 	defer rows.Close()
-	byID := map[int64]*Series{}
+	byID := map[int64]*store.Series{}
 	var order []int64
 	for rows.Next() {
 		var b, d, n int64
@@ -641,11 +642,11 @@ func (s *Store) Series(ctx context.Context, q SeriesQuery) (SeriesResult, error)
 		}
 		sr, ok := byID[d]
 		if !ok {
-			sr = &Series{Points: []Point{}}
+			sr = &store.Series{Points: []store.Point{}}
 			byID[d] = sr
 			order = append(order, d)
 		}
-		sr.Points = append(sr.Points, Point{Time: msTime(b), Count: n})
+		sr.Points = append(sr.Points, store.Point{Time: msTime(b), Count: n})
 		sr.Total += n
 	}
 	if err := rows.Err(); err != nil {
@@ -673,10 +674,10 @@ func (s *Store) Series(ctx context.Context, q SeriesQuery) (SeriesResult, error)
 
 // Values lists the distinct values of q.Field among matching events. With
 // a time range, values come from the rollups at bucket (minute) precision.
-func (s *Store) Values(ctx context.Context, q ValuesQuery) ([]string, error) {
+func (s *Store) Values(ctx context.Context, q store.ValuesQuery) ([]string, error) {
 	out := []string{}
 	if _, ok := column[q.Field]; !ok {
-		return out, &ParamError{Param: "field", Msg: fmt.Sprintf("unknown field %q", q.Field)}
+		return out, &store.ParamError{Param: "field", Msg: fmt.Sprintf("unknown field %q", q.Field)}
 	}
 	limit := clampLimit(q.Limit)
 	ids, none, err := s.filterIDs(ctx, &q.Filter)
@@ -748,9 +749,9 @@ func (s *Store) Values(ctx context.Context, q ValuesQuery) ([]string, error) {
 // Detections, findings and drift changes.
 
 // Detections returns one page of detections, newest first.
-func (s *Store) Detections(ctx context.Context, q DetectionQuery) (DetectionPage, error) {
-	page := DetectionPage{Detections: []Detection{}}
-	f := Filter{From: q.From, To: q.To, Rule: q.Rule, Source: q.Source, User: q.User, ClientIP: q.ClientIP}
+func (s *Store) Detections(ctx context.Context, q store.DetectionQuery) (store.DetectionPage, error) {
+	page := store.DetectionPage{Detections: []store.Detection{}}
+	f := store.Filter{From: q.From, To: q.To, Rule: q.Rule, Source: q.Source, User: q.User, ClientIP: q.ClientIP}
 	ids, none, err := s.filterIDs(ctx, &f)
 	if err != nil || none {
 		return page, err
@@ -758,10 +759,10 @@ func (s *Store) Detections(ctx context.Context, q DetectionQuery) (DetectionPage
 	lo, hi := timeRange(&f)
 	var w where
 	w.add("r.ts >= ? AND r.ts < ?", lo, hi)
-	w.in("r.rule", ids[DimRule])
-	w.in("r.src", ids[DimSource])
-	w.in("r.usr", ids[DimUser])
-	w.in("r.ip", ids[DimClientIP])
+	w.in("r.rule", ids[store.DimRule])
+	w.in("r.src", ids[store.DimSource])
+	w.in("r.usr", ids[store.DimUser])
+	w.in("r.ip", ids[store.DimClientIP])
 	if len(q.Severity) > 0 {
 		args := make([]any, len(q.Severity))
 		for i, v := range q.Severity {
@@ -777,7 +778,7 @@ func (s *Store) Detections(ctx context.Context, q DetectionQuery) (DetectionPage
 		w.add("r.ts <= ? AND (r.ts < ? OR r.id < ?)", cts, cts, cid)
 	}
 	idx := "det_ts"
-	if len(ids[DimRule]) > 0 {
+	if len(ids[store.DimRule]) > 0 {
 		idx = "det_rule"
 	}
 	limit := clampLimit(q.Limit)
@@ -816,7 +817,7 @@ func (s *Store) Detections(ctx context.Context, q DetectionQuery) (DetectionPage
 		return page, err
 	}
 	for _, r := range rs {
-		page.Detections = append(page.Detections, Detection{
+		page.Detections = append(page.Detections, store.Detection{
 			ID: fmt.Sprintf("d%d", r.id), Time: msTime(r.ts), Rule: names[r.rule], Severity: r.sev, Source: names[r.src],
 			User: names[r.usr], ClientIP: names[r.ip], EventID: r.eid, Message: r.msg,
 		})
@@ -825,8 +826,8 @@ func (s *Store) Detections(ctx context.Context, q DetectionQuery) (DetectionPage
 }
 
 // Findings returns one page of the current findings.
-func (s *Store) Findings(ctx context.Context, q FindingQuery) (FindingPage, error) {
-	page := FindingPage{Findings: []finding.Finding{}}
+func (s *Store) Findings(ctx context.Context, q store.FindingQuery) (store.FindingPage, error) {
+	page := store.FindingPage{Findings: []finding.Finding{}}
 	var w where
 	strIn := func(col string, vs []string) {
 		if len(vs) == 0 {
@@ -881,9 +882,9 @@ func (s *Store) Findings(ctx context.Context, q FindingQuery) (FindingPage, erro
 }
 
 // DriftChanges returns one page of drift changes, newest first.
-func (s *Store) DriftChanges(ctx context.Context, q DriftQuery) (DriftPage, error) {
-	page := DriftPage{Changes: []DriftChange{}}
-	f := Filter{From: q.From, To: q.To}
+func (s *Store) DriftChanges(ctx context.Context, q store.DriftQuery) (store.DriftPage, error) {
+	page := store.DriftPage{Changes: []store.DriftChange{}}
+	f := store.Filter{From: q.From, To: q.To}
 	lo, hi := timeRange(&f)
 	var w where
 	w.add("ts >= ? AND ts < ?", lo, hi)
@@ -918,7 +919,7 @@ func (s *Store) DriftChanges(ctx context.Context, q DriftQuery) (DriftPage, erro
 			page.Next = encodeCursor("c", lastTS, lastID)
 			break
 		}
-		var c DriftChange
+		var c store.DriftChange
 		if err := json.Unmarshal([]byte(doc), &c); err != nil {
 			return page, fmt.Errorf("drift change %d: %w", id, err)
 		}
@@ -932,8 +933,8 @@ func (s *Store) DriftChanges(ctx context.Context, q DriftQuery) (DriftPage, erro
 // first event that does not verify: a changed row, dictionary value or
 // block, a deleted or reordered row. The hash of event Start-1 (or the
 // retention anchor) is trusted as the starting point.
-func (s *Store) Integrity(ctx context.Context, q IntegrityQuery) (IntegrityReport, error) {
-	rep := IntegrityReport{OK: true}
+func (s *Store) Integrity(ctx context.Context, q store.IntegrityQuery) (store.IntegrityReport, error) {
+	rep := store.IntegrityReport{OK: true}
 	var lo, hi sql.NullInt64
 	if err := s.rdb.QueryRowContext(ctx, `SELECT MIN(seq), MAX(seq) FROM events`).Scan(&lo, &hi); err != nil {
 		return rep, err
@@ -962,7 +963,7 @@ func (s *Store) Integrity(ctx context.Context, q IntegrityQuery) (IntegrityRepor
 		err := s.rdb.QueryRowContext(ctx, `SELECT h FROM events WHERE seq = ?`, start-1).Scan(&prev)
 		if errors.Is(err, sql.ErrNoRows) {
 			rep.OK = false
-			rep.FirstBreak = &IntegrityBreak{Seq: start - 1, Reason: "event is missing (the chain before the range cannot be anchored)"}
+			rep.FirstBreak = &store.IntegrityBreak{Seq: start - 1, Reason: "event is missing (the chain before the range cannot be anchored)"}
 			return rep, nil
 		} else if err != nil {
 			return rep, err
@@ -989,19 +990,19 @@ func (s *Store) Integrity(ctx context.Context, q IntegrityQuery) (IntegrityRepor
 		for _, d := range evs {
 			if d.row.seq != next {
 				rep.OK = false
-				rep.FirstBreak = &IntegrityBreak{Seq: next, Reason: "event is missing"}
+				rep.FirstBreak = &store.IntegrityBreak{Seq: next, Reason: "event is missing"}
 				return rep, nil
 			}
 			if d.err != nil {
 				rep.OK = false
-				rep.FirstBreak = &IntegrityBreak{Seq: d.row.seq, ID: d.ev.ID, Reason: d.err.Error()}
+				rep.FirstBreak = &store.IntegrityBreak{Seq: d.row.seq, ID: d.ev.ID, Reason: d.err.Error()}
 				return rep, nil
 			}
 			canon = canonical(canon[:0], d.ev)
 			h := chainHash(prev, canon)
 			if string(h) != string(d.row.h) {
 				rep.OK = false
-				rep.FirstBreak = &IntegrityBreak{Seq: d.row.seq, ID: d.ev.ID, Reason: "hash mismatch: the event or its predecessor was modified"}
+				rep.FirstBreak = &store.IntegrityBreak{Seq: d.row.seq, ID: d.ev.ID, Reason: "hash mismatch: the event or its predecessor was modified"}
 				return rep, nil
 			}
 			prev = d.row.h
@@ -1011,7 +1012,7 @@ func (s *Store) Integrity(ctx context.Context, q IntegrityQuery) (IntegrityRepor
 	}
 	if next <= end {
 		rep.OK = false
-		rep.FirstBreak = &IntegrityBreak{Seq: next, Reason: "event is missing"}
+		rep.FirstBreak = &store.IntegrityBreak{Seq: next, Reason: "event is missing"}
 		return rep, nil
 	}
 	rep.Head = hex.EncodeToString(prev)

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/finding"
 	"github.com/dbsec/dbsec/pkg/redact"
+	"github.com/dbsec/dbsec/pkg/store"
 )
 
 // Rollups ("cubes") are maintained at write time so that series, top and
@@ -22,7 +23,7 @@ import (
 // of its range.
 type cube struct {
 	table string
-	dims  []Dimension
+	dims  []store.Dimension
 	// bucket is the width of a rollup bucket in milliseconds.
 	bucket int64
 }
@@ -35,22 +36,22 @@ const (
 )
 
 var cubes = []cube{
-	{"r_co", []Dimension{DimCategory, DimOutcome}, fineBucket},
-	{"r_main", []Dimension{DimSource, DimSystem, DimCategory, DimAction, DimOutcome}, fineBucket},
-	{"r_user", []Dimension{DimUser, DimSource, DimCategory, DimOutcome}, coarseBucket},
-	{"r_ip", []Dimension{DimClientIP, DimSource, DimCategory, DimOutcome}, coarseBucket},
-	{"r_dig", []Dimension{DimDigest, DimSource, DimCategory, DimOutcome}, coarseBucket},
-	{"r_rule", []Dimension{DimRule, DimSource, DimCategory, DimOutcome}, fineBucket},
+	{"r_co", []store.Dimension{store.DimCategory, store.DimOutcome}, fineBucket},
+	{"r_main", []store.Dimension{store.DimSource, store.DimSystem, store.DimCategory, store.DimAction, store.DimOutcome}, fineBucket},
+	{"r_user", []store.Dimension{store.DimUser, store.DimSource, store.DimCategory, store.DimOutcome}, coarseBucket},
+	{"r_ip", []store.Dimension{store.DimClientIP, store.DimSource, store.DimCategory, store.DimOutcome}, coarseBucket},
+	{"r_dig", []store.Dimension{store.DimDigest, store.DimSource, store.DimCategory, store.DimOutcome}, coarseBucket},
+	{"r_rule", []store.Dimension{store.DimRule, store.DimSource, store.DimCategory, store.DimOutcome}, fineBucket},
 }
 
 // column is the events (and rollup) column of a dimension.
-var column = map[Dimension]string{
-	DimSource: "src", DimSystem: "sys", DimCategory: "cat", DimAction: "act", DimOutcome: "outc",
-	DimUser: "usr", DimClientIP: "ip", DimDigest: "dig", DimRule: "rule",
+var column = map[store.Dimension]string{
+	store.DimSource: "src", store.DimSystem: "sys", store.DimCategory: "cat", store.DimAction: "act", store.DimOutcome: "outc",
+	store.DimUser: "usr", store.DimClientIP: "ip", store.DimDigest: "dig", store.DimRule: "rule",
 }
 
 // dictKind is the dictionary kind of a dictionary-encoded dimension.
-var dictKind = map[Dimension]int{DimSource: kSource, DimUser: kUser, DimClientIP: kIP, DimDigest: kDigest, DimRule: kRule}
+var dictKind = map[store.Dimension]int{store.DimSource: kSource, store.DimUser: kUser, store.DimClientIP: kIP, store.DimDigest: kDigest, store.DimRule: kRule}
 
 var rollupSchema = func() string {
 	var b strings.Builder
@@ -70,23 +71,23 @@ type rowIDs struct {
 	rules             []int64
 }
 
-func (r *rowIDs) dim(ev *event.Event, d Dimension) int64 {
+func (r *rowIDs) dim(ev *event.Event, d store.Dimension) int64 {
 	switch d {
-	case DimSource:
+	case store.DimSource:
 		return r.src
-	case DimSystem:
+	case store.DimSystem:
 		return int64(ev.System)
-	case DimCategory:
+	case store.DimCategory:
 		return int64(ev.Category)
-	case DimAction:
+	case store.DimAction:
 		return int64(ev.Action)
-	case DimOutcome:
+	case store.DimOutcome:
 		return int64(ev.Outcome)
-	case DimUser:
+	case store.DimUser:
 		return r.usr
-	case DimClientIP:
+	case store.DimClientIP:
 		return r.ip
-	case DimDigest:
+	case store.DimDigest:
 		return r.dig
 	}
 	return 0
@@ -217,7 +218,7 @@ func (s *Store) writeBatch(p *prepared) (err error) {
 		agg := map[rollKey]int64{}
 		for i, ev := range batch {
 			k := rollKey{b: bucketOf(msOf(ev.Time), c.bucket)}
-			if c.dims[0] == DimRule {
+			if c.dims[0] == store.DimRule {
 				for _, rid := range ids[i].rules {
 					k.d[0] = rid
 					for j, d := range c.dims[1:] {
@@ -331,7 +332,7 @@ func (s *Store) upsertRollup(ctx context.Context, tx *sql.Tx, ci int, agg map[ro
 
 // AddDetections stores detections from stateful detectors. Message is
 // redacted; ID is assigned when empty.
-func (s *Store) AddDetections(ctx context.Context, ds []Detection) (err error) {
+func (s *Store) AddDetections(ctx context.Context, ds []store.Detection) (err error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	tx, err := s.wdb.BeginTx(ctx, nil)
@@ -405,7 +406,7 @@ func (s *Store) PutFindings(ctx context.Context, target string, at time.Time, fs
 
 // AddDriftChanges records drift changes seen at time at (Old and New are
 // expected to be redacted by the drift checker; they are redacted again).
-func (s *Store) AddDriftChanges(ctx context.Context, at time.Time, cs []DriftChange) (err error) {
+func (s *Store) AddDriftChanges(ctx context.Context, at time.Time, cs []store.DriftChange) (err error) {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err

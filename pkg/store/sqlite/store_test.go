@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/finding"
+	"github.com/dbsec/dbsec/pkg/store"
 	"github.com/dbsec/dbsec/pkg/store/storetest"
 )
 
@@ -47,7 +48,7 @@ func openTest(t *testing.T, opts Options) *Store {
 // themselves (for brute-force expectations).
 func loaded(t *testing.T) (*Store, []*event.Event) {
 	t.Helper()
-	s := openTest(t, Options{Policy: Policy{AllStatements: true}})
+	s := openTest(t, Options{Policy: store.Policy{AllStatements: true}})
 	g := storetest.New(42, testStart, testSpan, int(testN))
 	var all []*event.Event
 	for ev := g.Next(); ev != nil; ev = g.Next() {
@@ -63,7 +64,7 @@ func loaded(t *testing.T) (*Store, []*event.Event) {
 	return s, all
 }
 
-func matches(f *Filter, ev *event.Event) bool {
+func matches(f *store.Filter, ev *event.Event) bool {
 	if !f.From.IsZero() && ev.Time.Before(f.From) || !f.To.IsZero() && !ev.Time.Before(f.To) {
 		return false
 	}
@@ -97,9 +98,9 @@ func tr(h0, m0, h1, m1 int) (time.Time, time.Time) {
 		testStart.Add(time.Duration(h1)*time.Hour + time.Duration(m1)*time.Minute + 777*time.Millisecond)
 }
 
-func testFilters() map[string]Filter {
+func testFilters() map[string]store.Filter {
 	from, to := tr(1, 7, 20, 33)
-	return map[string]Filter{
+	return map[string]store.Filter{
 		"all":              {},
 		"range":            {From: from, To: to},
 		"login failures":   {From: from, To: to, Category: []event.Category{event.CategoryLogin}, Outcome: []event.Outcome{event.OutcomeFailure}},
@@ -127,7 +128,7 @@ func TestEventsFiltersAndPaging(t *testing.T) {
 				}
 			}
 			var got []*event.Event
-			q := EventQuery{Filter: f, Limit: 997}
+			q := store.EventQuery{Filter: f, Limit: 997}
 			for pages := 0; ; pages++ {
 				p, err := s.Events(ctx, q)
 				if err != nil {
@@ -177,33 +178,33 @@ func TestEventRoundTrip(t *testing.T) {
 			t.Errorf("event %d:\nwant %s\ngot  %s", i, wj, gj)
 		}
 	}
-	if _, err := s.Event(ctx, "019b7726e3a0ed3600001385"); err != ErrNotFound {
+	if _, err := s.Event(ctx, "019b7726e3a0ed3600001385"); err != store.ErrNotFound {
 		t.Errorf("unknown id: want ErrNotFound, got %v", err)
 	}
-	if _, err := s.Event(ctx, "' OR 1=1 --"); err != ErrNotFound {
+	if _, err := s.Event(ctx, "' OR 1=1 --"); err != store.ErrNotFound {
 		t.Errorf("bad id: want ErrNotFound, got %v", err)
 	}
 }
 
-func dimValue(ev *event.Event, d Dimension) []string {
+func dimValue(ev *event.Event, d store.Dimension) []string {
 	switch d {
-	case DimSource:
+	case store.DimSource:
 		return []string{ev.Source}
-	case DimSystem:
+	case store.DimSystem:
 		return []string{ev.System.String()}
-	case DimCategory:
+	case store.DimCategory:
 		return []string{ev.Category.String()}
-	case DimOutcome:
+	case store.DimOutcome:
 		return []string{ev.Outcome.String()}
-	case DimAction:
+	case store.DimAction:
 		return []string{ev.Action.String()}
-	case DimUser:
+	case store.DimUser:
 		return []string{ev.User}
-	case DimClientIP:
+	case store.DimClientIP:
 		return []string{ev.ClientIP}
-	case DimDigest:
+	case store.DimDigest:
 		return []string{ev.Digest}
-	case DimRule:
+	case store.DimRule:
 		return ev.Detections
 	}
 	return nil
@@ -215,7 +216,7 @@ func TestAggregationsMatchBruteForce(t *testing.T) {
 	s, all := loaded(t)
 	ctx := context.Background()
 	for fname, f := range testFilters() {
-		for _, by := range []Dimension{DimCategory, DimUser, DimAction, DimRule, DimDigest, ""} {
+		for _, by := range []store.Dimension{store.DimCategory, store.DimUser, store.DimAction, store.DimRule, store.DimDigest, ""} {
 			for _, step := range []time.Duration{time.Minute, 10 * time.Minute, 90 * time.Second} {
 				want := map[string]map[int64]int64{}
 				for _, ev := range all {
@@ -234,7 +235,7 @@ func TestAggregationsMatchBruteForce(t *testing.T) {
 						want[v][ms-ms%step.Milliseconds()]++
 					}
 				}
-				res, err := s.Series(ctx, SeriesQuery{Filter: f, Step: step, By: by})
+				res, err := s.Series(ctx, store.SeriesQuery{Filter: f, Step: step, By: by})
 				if err != nil {
 					t.Fatalf("%s by %s step %v: %v", fname, by, step, err)
 				}
@@ -265,7 +266,7 @@ func TestAggregationsMatchBruteForce(t *testing.T) {
 					tw = append(tw, vc{v, n})
 				}
 				sort.Slice(tw, func(i, j int) bool { return tw[i].n > tw[j].n || tw[i].n == tw[j].n && tw[i].v < tw[j].v })
-				top, err := s.Top(ctx, TopQuery{Filter: f, By: by, Limit: 5})
+				top, err := s.Top(ctx, store.TopQuery{Filter: f, By: by, Limit: 5})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -278,7 +279,7 @@ func TestAggregationsMatchBruteForce(t *testing.T) {
 					t.Fatalf("%s top %s: want %d items, got %d", fname, by, min(5, len(tw)), len(top.Items))
 				}
 				// values: a superset at bucket precision, exact without range
-				vals, err := s.Values(ctx, ValuesQuery{Filter: f, Field: by, Limit: 10000})
+				vals, err := s.Values(ctx, store.ValuesQuery{Filter: f, Field: by, Limit: 10000})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -302,7 +303,7 @@ func clipS(m map[string]map[int64]int64) string {
 
 func TestSeriesTop(t *testing.T) {
 	s, _ := loaded(t)
-	res, err := s.Series(context.Background(), SeriesQuery{Step: time.Hour, By: DimUser, Top: 3})
+	res, err := s.Series(context.Background(), store.SeriesQuery{Step: time.Hour, By: store.DimUser, Top: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +342,7 @@ func TestIntegrity(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "x.db")
-			s := openTest(t, Options{Path: path, Policy: Policy{AllStatements: true}})
+			s := openTest(t, Options{Path: path, Policy: store.Policy{AllStatements: true}})
 			g := storetest.New(1, testStart, time.Hour, 5000)
 			for ev := g.Next(); ev != nil; ev = g.Next() {
 				s.Consume(ev)
@@ -360,7 +361,7 @@ func TestIntegrity(t *testing.T) {
 			if tc.stmt != "" {
 				tamper(t, path, tc.stmt)
 			}
-			rep, err := s.Integrity(ctx, IntegrityQuery{})
+			rep, err := s.Integrity(ctx, store.IntegrityQuery{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -368,7 +369,7 @@ func TestIntegrity(t *testing.T) {
 				if !rep.OK || rep.Checked != 5000 {
 					t.Fatalf("want a verified chain of 5000, got %+v", rep)
 				}
-				part, _ := s.Integrity(ctx, IntegrityQuery{Start: 100, End: 199})
+				part, _ := s.Integrity(ctx, store.IntegrityQuery{Start: 100, End: 199})
 				if !part.OK || part.Checked != 100 {
 					t.Fatalf("range: %+v", part)
 				}
@@ -378,7 +379,7 @@ func TestIntegrity(t *testing.T) {
 				t.Fatalf("want a break at %d, got %+v %+v", tc.seq, rep, rep.FirstBreak)
 			}
 			// A range before the change still verifies.
-			part, _ := s.Integrity(ctx, IntegrityQuery{Start: 1, End: tc.seq - 1})
+			part, _ := s.Integrity(ctx, store.IntegrityQuery{Start: 1, End: tc.seq - 1})
 			if !part.OK {
 				t.Fatalf("range before the break: %+v", part.FirstBreak)
 			}
@@ -390,7 +391,7 @@ func TestIntegrity(t *testing.T) {
 // then opens and the chain verifies up to the last committed event.
 func TestCrashRecovery(t *testing.T) {
 	if path := os.Getenv("DBSEC_STORE_CRASH_CHILD"); path != "" {
-		s, err := Open(Options{Path: path, Policy: Policy{AllStatements: true}, BatchSize: 500, FlushInterval: 10 * time.Millisecond})
+		s, err := Open(Options{Path: path, Policy: store.Policy{AllStatements: true}, BatchSize: 500, FlushInterval: 10 * time.Millisecond})
 		if err != nil {
 			fmt.Println("open:", err)
 			os.Exit(3)
@@ -426,9 +427,9 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	_ = cmd.Wait()
 
-	s := openTest(t, Options{Path: path, Policy: Policy{AllStatements: true}})
+	s := openTest(t, Options{Path: path, Policy: store.Policy{AllStatements: true}})
 	ctx := context.Background()
-	rep, err := s.Integrity(ctx, IntegrityQuery{})
+	rep, err := s.Integrity(ctx, store.IntegrityQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +444,7 @@ func TestCrashRecovery(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rep2, err := s.Integrity(ctx, IntegrityQuery{})
+	rep2, err := s.Integrity(ctx, store.IntegrityQuery{})
 	if err != nil || !rep2.OK || rep2.Checked != rep.Checked+100 {
 		t.Fatalf("after restart: %+v %v", rep2, err)
 	}
@@ -471,7 +472,7 @@ func TestPolicy(t *testing.T) {
 	if st.Stored != 3 || st.Skipped != 2 {
 		t.Fatalf("want 3 stored and 2 skipped, got %+v", st)
 	}
-	d, err := s.Detections(ctx, DetectionQuery{Rule: []string{"D05"}})
+	d, err := s.Detections(ctx, store.DetectionQuery{Rule: []string{"D05"}})
 	if err != nil || len(d.Detections) != 1 || d.Detections[0].EventID == "" {
 		t.Fatalf("detections: %+v %v", d, err)
 	}
@@ -484,7 +485,7 @@ func TestRetention(t *testing.T) {
 	n := map[bool]int{false: 20000, true: 5000}[raceEnabled]
 	limit := map[bool]int64{false: 2 << 20, true: 1 << 20}[raceEnabled]
 	t.Run("age", func(t *testing.T) {
-		s := openTest(t, Options{Policy: Policy{AllStatements: true}, Retention: 10 * time.Hour, Now: func() time.Time { return now }})
+		s := openTest(t, Options{Policy: store.Policy{AllStatements: true}, Retention: 10 * time.Hour, Now: func() time.Time { return now }})
 		g := storetest.New(3, testStart, testSpan, n)
 		for ev := g.Next(); ev != nil; ev = g.Next() {
 			s.Consume(ev)
@@ -499,17 +500,17 @@ func TestRetention(t *testing.T) {
 		if st.Oldest.Before(now.Add(-10*time.Hour-time.Second)) || st.Events < int64(n)*35/100 || st.Events > int64(n)*425/1000 {
 			t.Fatalf("after retention: %+v", st)
 		}
-		rep, err := s.Integrity(ctx, IntegrityQuery{})
+		rep, err := s.Integrity(ctx, store.IntegrityQuery{})
 		if err != nil || !rep.OK {
 			t.Fatalf("chain after retention: %+v %v", rep, err)
 		}
-		sr, err := s.Series(ctx, SeriesQuery{Step: time.Hour})
+		sr, err := s.Series(ctx, store.SeriesQuery{Step: time.Hour})
 		if err != nil || len(sr.Series) != 1 || sr.Series[0].Total != st.Events {
 			t.Fatalf("rollups after retention: %+v, want total %d", sr, st.Events)
 		}
 	})
 	t.Run("size", func(t *testing.T) {
-		s := openTest(t, Options{Policy: Policy{AllStatements: true}, MaxBytes: limit})
+		s := openTest(t, Options{Policy: store.Policy{AllStatements: true}, MaxBytes: limit})
 		g := storetest.New(4, testStart, testSpan, n)
 		for ev := g.Next(); ev != nil; ev = g.Next() {
 			s.Consume(ev)
@@ -525,7 +526,7 @@ func TestRetention(t *testing.T) {
 		if used > limit || st.Events == 0 || st.Events >= int64(n) {
 			t.Fatalf("after size retention: used %d, %+v", used, st)
 		}
-		rep, err := s.Integrity(ctx, IntegrityQuery{})
+		rep, err := s.Integrity(ctx, store.IntegrityQuery{})
 		if err != nil || !rep.OK {
 			t.Fatalf("chain after retention: %+v %v", rep, err)
 		}
@@ -563,7 +564,7 @@ func TestSecretsNeverStored(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	p, err := s.Events(ctx, EventQuery{})
+	p, err := s.Events(ctx, store.EventQuery{})
 	if err != nil || len(p.Events) != 5 {
 		t.Fatalf("events: %d %v", len(p.Events), err)
 	}
@@ -608,16 +609,16 @@ func TestSecretsNeverStored(t *testing.T) {
 func TestDetectionsFindingsDrift(t *testing.T) {
 	s := openTest(t, Options{})
 	ctx := context.Background()
-	var ds []Detection
+	var ds []store.Detection
 	for i := range 25 {
-		ds = append(ds, Detection{Time: testStart.Add(time.Duration(i) * time.Minute), Rule: fmt.Sprintf("D%02d", i%3), Severity: "warning",
+		ds = append(ds, store.Detection{Time: testStart.Add(time.Duration(i) * time.Minute), Rule: fmt.Sprintf("D%02d", i%3), Severity: "warning",
 			User: "alice", Message: "burst token=abc123"})
 	}
 	if err := s.AddDetections(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
-	var got []Detection
-	q := DetectionQuery{Rule: []string{"D01"}, Limit: 3}
+	var got []store.Detection
+	q := store.DetectionQuery{Rule: []string{"D01"}, Limit: 3}
 	for {
 		p, err := s.Detections(ctx, q)
 		if err != nil {
@@ -643,37 +644,37 @@ func TestDetectionsFindingsDrift(t *testing.T) {
 	if err := s.PutFindings(ctx, "tidb-1", testStart, fs[:1]); err != nil { // replaces
 		t.Fatal(err)
 	}
-	fp, err := s.Findings(ctx, FindingQuery{Target: []string{"tidb-1"}, Status: []finding.Status{finding.Fail}})
+	fp, err := s.Findings(ctx, store.FindingQuery{Target: []string{"tidb-1"}, Status: []finding.Status{finding.Fail}})
 	if err != nil || len(fp.Findings) != 1 || fp.Findings[0].Target != "tidb-1" {
 		t.Fatalf("findings: %+v %v", fp, err)
 	}
-	if fp, _ := s.Findings(ctx, FindingQuery{Target: []string{"tidb-1"}, Severity: []finding.Severity{finding.Low}}); len(fp.Findings) != 0 {
+	if fp, _ := s.Findings(ctx, store.FindingQuery{Target: []string{"tidb-1"}, Severity: []finding.Severity{finding.Low}}); len(fp.Findings) != 0 {
 		t.Fatalf("replaced findings still there: %+v", fp)
 	}
 
-	var cs []DriftChange
+	var cs []store.DriftChange
 	for i := range 5 {
-		cs = append(cs, DriftChange{Target: "tidb-1", Key: fmt.Sprintf("k%d", i), Change: "changed", Old: "a", New: "b", Time: testStart.Add(time.Duration(i) * time.Second)})
+		cs = append(cs, store.DriftChange{Target: "tidb-1", Key: fmt.Sprintf("k%d", i), Change: "changed", Old: "a", New: "b", Time: testStart.Add(time.Duration(i) * time.Second)})
 	}
-	cs = append(cs, DriftChange{Target: "redash", Key: "REDASH_SECRET_KEY", Change: "changed", Secret: true, Old: "s1", New: "s2"})
+	cs = append(cs, store.DriftChange{Target: "redash", Key: "REDASH_SECRET_KEY", Change: "changed", Secret: true, Old: "s1", New: "s2"})
 	if err := s.AddDriftChanges(ctx, testStart, cs); err != nil {
 		t.Fatal(err)
 	}
-	dp, err := s.DriftChanges(ctx, DriftQuery{Target: []string{"tidb-1"}, Limit: 2})
+	dp, err := s.DriftChanges(ctx, store.DriftQuery{Target: []string{"tidb-1"}, Limit: 2})
 	if err != nil || len(dp.Changes) != 2 || dp.Changes[0].Key != "k4" || dp.Next == "" {
 		t.Fatalf("drift: %+v %v", dp, err)
 	}
-	dp, _ = s.DriftChanges(ctx, DriftQuery{Target: []string{"redash"}})
+	dp, _ = s.DriftChanges(ctx, store.DriftQuery{Target: []string{"redash"}})
 	if len(dp.Changes) != 1 || dp.Changes[0].Old != "" {
 		t.Fatalf("secret drift change keeps values: %+v", dp)
 	}
-	if _, err := s.DriftChanges(ctx, DriftQuery{Cursor: "garbage"}); err == nil {
+	if _, err := s.DriftChanges(ctx, store.DriftQuery{Cursor: "garbage"}); err == nil {
 		t.Fatal("bad cursor accepted")
 	}
 }
 
 func TestConsumeAfterCloseAndQueueFull(t *testing.T) {
-	s := openTest(t, Options{QueueSize: 1, BlockWait: time.Millisecond, Policy: Policy{AllStatements: true}})
+	s := openTest(t, Options{QueueSize: 1, BlockWait: time.Millisecond, Policy: store.Policy{AllStatements: true}})
 	for range 2000 {
 		s.Consume(&event.Event{Time: testStart, Category: event.CategoryLogin})
 	}

@@ -1,6 +1,6 @@
 //go:build race
 
-package store
+package sqlite
 
 // The race detector slows SQLite (pure Go) down about thirtyfold, so the
 // generated data sets are smaller under -race; the plain run keeps the

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dbsec/dbsec/pkg/event"
+	"github.com/dbsec/dbsec/pkg/store"
 	"github.com/dbsec/dbsec/pkg/store/storetest"
 )
 
@@ -39,7 +40,7 @@ func TestStoreBench(t *testing.T) {
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	ctx := context.Background()
 
-	s, err := Open(Options{Path: path, Policy: Policy{AllStatements: true}, QueueSize: 200000, BlockWait: time.Minute, BatchSize: benchBatch()})
+	s, err := Open(Options{Path: path, Policy: store.Policy{AllStatements: true}, QueueSize: 200000, BlockWait: time.Minute, BatchSize: benchBatch()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,67 +91,67 @@ func TestStoreBench(t *testing.T) {
 		t.Logf("%-44s runs=%d p50=%v p99=%v max=%v (avg rows %d)", name, runs, d[len(d)/2].Round(10*time.Microsecond),
 			d[len(d)*99/100].Round(10*time.Microsecond), d[len(d)-1].Round(10*time.Microsecond), rows/runs)
 	}
-	filters := []func() Filter{
-		func() Filter { return Filter{Category: []event.Category{event.CategoryLogin}} },
-		func() Filter { return Filter{User: []string{storetest.User(rng.IntN(20))}} },
-		func() Filter { return Filter{ClientIP: []string{storetest.IP(rng.IntN(100))}} },
-		func() Filter {
-			return Filter{Category: []event.Category{event.CategoryLogin}, Outcome: []event.Outcome{event.OutcomeFailure}}
+	filters := []func() store.Filter{
+		func() store.Filter { return store.Filter{Category: []event.Category{event.CategoryLogin}} },
+		func() store.Filter { return store.Filter{User: []string{storetest.User(rng.IntN(20))}} },
+		func() store.Filter { return store.Filter{ClientIP: []string{storetest.IP(rng.IntN(100))}} },
+		func() store.Filter {
+			return store.Filter{Category: []event.Category{event.CategoryLogin}, Outcome: []event.Outcome{event.OutcomeFailure}}
 		},
-		func() Filter {
-			return Filter{Source: []string{"tidb-1-audit"}, Action: []event.Action{event.ActionUpdate}}
+		func() store.Filter {
+			return store.Filter{Source: []string{"tidb-1-audit"}, Action: []event.Action{event.ActionUpdate}}
 		},
-		func() Filter { return Filter{Digest: []string{storetest.Digest(rng.IntN(500))}} },
+		func() store.Filter { return store.Filter{Digest: []string{storetest.Digest(rng.IntN(500))}} },
 	}
 	measure("events: 1h page of 100, filtered", 300, func() (int, error) {
 		f := filters[rng.IntN(len(filters))]()
 		f.From = randTime(time.Hour)
 		f.To = f.From.Add(time.Hour)
-		p, err := s.Events(ctx, EventQuery{Filter: f, Limit: 100})
+		p, err := s.Events(ctx, store.EventQuery{Filter: f, Limit: 100})
 		return len(p.Events), err
 	})
 	measure("events: next page (cursor)", 100, func() (int, error) {
-		f := Filter{Category: []event.Category{event.CategoryRead}}
+		f := store.Filter{Category: []event.Category{event.CategoryRead}}
 		f.From = randTime(time.Hour)
 		f.To = f.From.Add(time.Hour)
-		p, err := s.Events(ctx, EventQuery{Filter: f, Limit: 100})
+		p, err := s.Events(ctx, store.EventQuery{Filter: f, Limit: 100})
 		if err != nil {
 			return 0, err
 		}
-		p, err = s.Events(ctx, EventQuery{Filter: f, Limit: 100, Cursor: p.Next})
+		p, err = s.Events(ctx, store.EventQuery{Filter: f, Limit: 100, Cursor: p.Next})
 		return len(p.Events), err
 	})
 	for _, step := range []time.Duration{time.Minute, 5 * time.Minute} {
 		measure(fmt.Sprintf("series: 24h by category, step %v", step), 100, func() (int, error) {
 			from := randTime(24 * time.Hour)
-			r, err := s.Series(ctx, SeriesQuery{Filter: Filter{From: from, To: from.Add(24 * time.Hour)}, Step: step, By: DimCategory})
+			r, err := s.Series(ctx, store.SeriesQuery{Filter: store.Filter{From: from, To: from.Add(24 * time.Hour)}, Step: step, By: store.DimCategory})
 			return len(r.Series), err
 		})
 	}
 	measure("series: 24h by outcome, login, step 5m", 100, func() (int, error) {
 		from := randTime(24 * time.Hour)
-		r, err := s.Series(ctx, SeriesQuery{Filter: Filter{From: from, To: from.Add(24 * time.Hour), Category: []event.Category{event.CategoryLogin}}, Step: 5 * time.Minute, By: DimOutcome})
+		r, err := s.Series(ctx, store.SeriesQuery{Filter: store.Filter{From: from, To: from.Add(24 * time.Hour), Category: []event.Category{event.CategoryLogin}}, Step: 5 * time.Minute, By: store.DimOutcome})
 		return len(r.Series), err
 	})
 	measure("top: 24h users, limit 10", 100, func() (int, error) {
 		from := randTime(24 * time.Hour)
-		r, err := s.Top(ctx, TopQuery{Filter: Filter{From: from, To: from.Add(24 * time.Hour)}, By: DimUser, Limit: 10})
+		r, err := s.Top(ctx, store.TopQuery{Filter: store.Filter{From: from, To: from.Add(24 * time.Hour)}, By: store.DimUser, Limit: 10})
 		return len(r.Items), err
 	})
 	measure("series: 24h by user top 5, step 5m", 50, func() (int, error) {
 		from := randTime(24 * time.Hour)
-		r, err := s.Series(ctx, SeriesQuery{Filter: Filter{From: from, To: from.Add(24 * time.Hour)}, Step: 5 * time.Minute, By: DimUser, Top: 5})
+		r, err := s.Series(ctx, store.SeriesQuery{Filter: store.Filter{From: from, To: from.Add(24 * time.Hour)}, Step: 5 * time.Minute, By: store.DimUser, Top: 5})
 		return len(r.Series), err
 	})
 	measure("values: user, 24h", 50, func() (int, error) {
 		from := randTime(24 * time.Hour)
-		v, err := s.Values(ctx, ValuesQuery{Filter: Filter{From: from, To: from.Add(24 * time.Hour)}, Field: DimUser})
+		v, err := s.Values(ctx, store.ValuesQuery{Filter: store.Filter{From: from, To: from.Add(24 * time.Hour)}, Field: store.DimUser})
 		return len(v), err
 	})
 	measure("event by id", 100, func() (int, error) {
-		f := Filter{From: randTime(time.Hour)}
+		f := store.Filter{From: randTime(time.Hour)}
 		f.To = f.From.Add(time.Minute)
-		p, err := s.Events(ctx, EventQuery{Filter: f, Limit: 1})
+		p, err := s.Events(ctx, store.EventQuery{Filter: f, Limit: 1})
 		if err != nil || len(p.Events) == 0 {
 			return 0, err
 		}
@@ -158,7 +159,7 @@ func TestStoreBench(t *testing.T) {
 		return 1, err
 	})
 	t0 = time.Now()
-	rep, err := s.Integrity(ctx, IntegrityQuery{Start: 1, End: 100000})
+	rep, err := s.Integrity(ctx, store.IntegrityQuery{Start: 1, End: 100000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/dbsec/dbsec/pkg/event"
+	"github.com/dbsec/dbsec/pkg/store"
 )
 
 // The columns that filters and rollups use live in the events row
@@ -283,7 +284,7 @@ func encodeCursor(kind string, a, b int64) string {
 }
 
 func decodeCursor(kind, s string) (a, b int64, err error) {
-	bad := &ParamError{Param: "cursor", Msg: "invalid cursor (pass next_cursor from a previous page unchanged)"}
+	bad := &store.ParamError{Param: "cursor", Msg: "invalid cursor (pass next_cursor from a previous page unchanged)"}
 	raw, e := base64.RawURLEncoding.DecodeString(s)
 	if e != nil {
 		return 0, 0, bad

@@ -1,4 +1,8 @@
-package store
+// Package sqlite is the embedded event store engine: one SQLite file (pure
+// Go, modernc.org/sqlite, WAL mode) with a single batched writer, events in
+// zstd-compressed blocks, rollups for series and top, a hash chain and
+// retention by age and size. It implements store.Engine.
+package sqlite
 
 import (
 	"context"
@@ -13,31 +17,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"modernc.org/sqlite"
+	msqlite "modernc.org/sqlite"
 
 	"github.com/dbsec/dbsec/pkg/event"
-	"github.com/dbsec/dbsec/pkg/pipeline"
+	"github.com/dbsec/dbsec/pkg/store"
 )
-
-// Policy says which events are stored. Security categories (login,
-// logout, ddl, privilege_change, admin, access_denied, error) and events
-// with detections are always stored; reads, writes and other statements
-// only when AllStatements is set.
-type Policy struct {
-	AllStatements bool
-}
-
-// Keep reports whether the policy stores ev.
-func (p Policy) Keep(ev *event.Event) bool {
-	if p.AllStatements || len(ev.Detections) > 0 {
-		return true
-	}
-	switch ev.Category {
-	case event.CategoryRead, event.CategoryDMLWrite, event.CategoryOther:
-		return false
-	}
-	return true
-}
 
 // Options configure the embedded store. Zero values take the defaults.
 type Options struct {
@@ -48,7 +32,7 @@ type Options struct {
 	// MaxBytes drops the oldest events while the database is larger
 	// (0: no size limit).
 	MaxBytes int64
-	Policy   Policy
+	Policy   store.Policy
 	// BatchSize is the maximum number of events per write transaction (5000).
 	BatchSize int
 	// FlushInterval bounds how long an event waits in a partial batch (500ms).
@@ -98,9 +82,8 @@ type Store struct {
 }
 
 var (
-	_ pipeline.Sink = (*Store)(nil)
-	_ Appender      = (*Store)(nil)
-	_ Querier       = (*Store)(nil)
+	_ store.Appender = (*Store)(nil)
+	_ store.Querier  = (*Store)(nil)
 )
 
 var registerOnce sync.Once
@@ -109,7 +92,7 @@ func registerFuncs() {
 	registerOnce.Do(func() {
 		// dbsec_match(block, index, lowercased q): the Q filter, evaluated
 		// inside SQLite so that paging and LIMIT stay in the database.
-		_ = sqlite.RegisterDeterministicScalarFunction("dbsec_match", 3, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		_ = msqlite.RegisterDeterministicScalarFunction("dbsec_match", 3, func(_ *msqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
 			data, _ := args[0].([]byte)
 			ix, _ := args[1].(int64)
 			q, _ := args[2].(string)
@@ -327,8 +310,8 @@ func (s *Store) Close(ctx context.Context) error {
 
 // Stats returns the counters and the stored range (cheap: two indexed
 // look-ups and the page count).
-func (s *Store) Stats() Stats {
-	st := Stats{
+func (s *Store) Stats() store.Stats {
+	st := store.Stats{
 		Queued:  int64(len(s.queue)),
 		Stored:  s.stored.Load(),
 		Dropped: s.dropped.Load(),
