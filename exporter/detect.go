@@ -15,7 +15,6 @@ import (
 	"github.com/dbsec/dbsec/pkg/config"
 	"github.com/dbsec/dbsec/pkg/detect"
 	"github.com/dbsec/dbsec/pkg/event"
-	"github.com/dbsec/dbsec/pkg/finding"
 )
 
 // detectSaveInterval is how often the detectors' first-seen state is
@@ -47,7 +46,7 @@ func detectRules(cfg *config.Config) (detect.Rules, string, error) {
 type detectRunner struct {
 	logger    *slog.Logger
 	ids       *event.IDGen
-	onFinding func(*finding.Finding)
+	onFinding func(*event.Detection)
 
 	mu      sync.Mutex
 	current *detect.Detector
@@ -56,7 +55,7 @@ type detectRunner struct {
 	wg      sync.WaitGroup
 }
 
-func newDetectRunner(ids *event.IDGen, onFinding func(*finding.Finding), logger *slog.Logger) *detectRunner {
+func newDetectRunner(ids *event.IDGen, onFinding func(*event.Detection), logger *slog.Logger) *detectRunner {
 	return &detectRunner{logger: logger, ids: ids, onFinding: onFinding}
 }
 

@@ -31,7 +31,6 @@ import (
 	"github.com/dbsec/dbsec/pkg/detect"
 	"github.com/dbsec/dbsec/pkg/drift"
 	"github.com/dbsec/dbsec/pkg/event"
-	"github.com/dbsec/dbsec/pkg/finding"
 	"github.com/dbsec/dbsec/pkg/pipeline"
 )
 
@@ -102,7 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// the exposition.
 	ids := event.NewIDGen()
 	if *once {
-		var sinks []pipeline.Sink
+		var stage pipeline.Stage
 		if cfg.Detect.Enabled {
 			rules, _, err := detectRules(cfg)
 			if err != nil {
@@ -116,9 +115,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 			reg.MustRegister(d.Collector())
-			sinks = append(sinks, d)
+			stage = d
 		}
-		if err := replayOnce(ctx, cfg, sources, sinks, ids, logger); err != nil {
+		if err := replayOnce(ctx, cfg, sources, stage, nil, ids, logger); err != nil {
 			logger.Error("replay failed", "err", err)
 			return 1
 		}
@@ -150,9 +149,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dr := newDriftRunner(logger)
 	dr.onResult = out.drift
 	reg.MustRegister(dr)
-	det := newDetectRunner(ids, func(f *finding.Finding) {
-		logger.Info("detection", "rule", f.RuleID, "id", f.Key, "severity", f.Severity.String(), "target", f.Target,
-			"subject", f.Subject, "message", f.Message, "evidence", f.EvidenceEventIDs)
+	det := newDetectRunner(ids, func(d *event.Detection) {
+		logger.Info("detection", "rule", d.Rule, "id", d.RuleID, "severity", d.Severity, "source_name", d.Source,
+			"entity", d.Entity, "message", d.Message, "evidence", d.Evidence)
 	}, logger)
 	reg.MustRegister(det)
 	mgr := newManager(sources, dr, det, out, ids, logger)

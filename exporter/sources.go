@@ -28,12 +28,13 @@ func specs(cfg *config.Config) []collector.SourceSpec {
 	return out
 }
 
-func newPipeline(s config.Source, m *collector.Source, sinks []pipeline.Sink, ids *event.IDGen, logger *slog.Logger) *pipeline.Source {
+func newPipeline(s config.Source, m *collector.Source, stage pipeline.Stage, sinks []pipeline.Sink, ids *event.IDGen, logger *slog.Logger) *pipeline.Source {
 	return pipeline.New(pipeline.Config{
 		Name:    s.Name,
 		Format:  s.Format,
 		Options: parse.Options{Location: s.Location, LinePrefix: s.LinePrefix},
 		Metrics: m,
+		Stage:   stage,
 		Sinks:   sinks,
 		IDGen:   ids,
 		Logger:  logger,
@@ -43,7 +44,7 @@ func newPipeline(s config.Source, m *collector.Source, sinks []pipeline.Sink, id
 }
 
 // replayOnce runs every source over its files, from the beginning to EOF.
-func replayOnce(ctx context.Context, cfg *config.Config, reg *collector.Registry, sinks []pipeline.Sink, ids *event.IDGen, logger *slog.Logger) error {
+func replayOnce(ctx context.Context, cfg *config.Config, reg *collector.Registry, stage pipeline.Stage, sinks []pipeline.Sink, ids *event.IDGen, logger *slog.Logger) error {
 	ms := reg.Configure(specs(cfg))
 	for i, s := range cfg.Sources {
 		if s.Listen != "" {
@@ -58,7 +59,7 @@ func replayOnce(ctx context.Context, cfg *config.Config, reg *collector.Registry
 		if len(files) == 0 {
 			logger.Warn("no file matches the source's path", "source_name", s.Name, "path", s.Path)
 		}
-		p := newPipeline(s, ms[i], sinks, ids, logger)
+		p := newPipeline(s, ms[i], stage, sinks, ids, logger)
 		if err := p.Run(ctx, in); err != nil {
 			return err
 		}
@@ -153,10 +154,11 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 		// fail here; run the sources without detections rather than not at all.
 		m.logger.Error("detections disabled", "err", err)
 	}
-	var sinks []pipeline.Sink
+	var stage pipeline.Stage
 	if det != nil {
-		sinks = append(sinks, det)
+		stage = det
 	}
+	var sinks []pipeline.Sink
 	if m.out != nil {
 		m.out.check(cfg)
 		sinks = append(sinks, m.out.sinks()...)
@@ -166,7 +168,7 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 	m.cancel = cancel
 	m.running = m.running[:0]
 	for i, s := range cfg.Sources {
-		p := newPipeline(s, ms[i], sinks, m.ids, m.logger)
+		p := newPipeline(s, ms[i], stage, sinks, m.ids, m.logger)
 		in := inputs[i]
 		rs := &runningSource{name: s.Name, format: s.Format.Name, p: p}
 		rs.up.Store(true)

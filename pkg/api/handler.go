@@ -14,9 +14,11 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/dbsec/dbsec/pkg/event"
@@ -260,7 +262,7 @@ func (h *handler) detections(ctx context.Context, p *parser, _ *http.Request) (a
 	q := store.DetectionQuery{
 		From: from, To: to,
 		Rule:     p.strs("rule", reName, "a rule id"),
-		Severity: p.strs("severity", reWord, "a severity name"),
+		Severity: set(p, "severity", parseDetectionSeverity, store.DetectionSeverities()),
 		Source:   p.strs("source", reName, "a source name"),
 		User:     p.strs("user", nil, ""),
 		ClientIP: p.strs("client_ip", reIP, "an IP address or host name"),
@@ -271,6 +273,13 @@ func (h *handler) detections(ctx context.Context, p *parser, _ *http.Request) (a
 		return nil, p.err
 	}
 	return h.q.Detections(ctx, q)
+}
+
+func parseDetectionSeverity(s string) (string, error) {
+	if slices.Contains(store.DetectionSeverities(), s) {
+		return s, nil
+	}
+	return "", fmt.Errorf("unknown severity")
 }
 
 func (h *handler) findings(ctx context.Context, p *parser, _ *http.Request) (any, error) {

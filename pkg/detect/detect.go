@@ -22,17 +22,16 @@ import (
 	_ "time/tzdata" // business-hour time zones on hosts without zoneinfo
 
 	"github.com/dbsec/dbsec/pkg/event"
-	"github.com/dbsec/dbsec/pkg/finding"
 	"github.com/dbsec/dbsec/pkg/pipeline"
 	"github.com/dbsec/dbsec/pkg/sqlx"
 )
 
 // Options of a Detector.
 type Options struct {
-	// OnFinding receives every finding, synchronously inside Consume; it
-	// must not block (hand it to the store's queue). The finding is owned
-	// by the callee.
-	OnFinding func(f *finding.Finding)
+	// OnFinding sees every detection, synchronously inside Detect (to log
+	// it); it must not block and must not keep the pointer (the detection
+	// belongs to the event's Hits).
+	OnFinding func(d *event.Detection)
 	// StatePath is the file that keeps first-seen state across restarts
 	// ("" = in memory only). It is read by New and written by Save/Close.
 	StatePath string
@@ -195,10 +194,26 @@ type evalCtx struct {
 	newDig  bool
 }
 
-// Consume implements pipeline.Sink. It may append rule names to
-// ev.Detections, set ev.Digest when empty, and set ev.ID when empty and an
-// IDGen is configured.
-func (d *Detector) Consume(ev *event.Event) {
+// Detect is the detection stage of the pipeline, run on every event before
+// any sink sees it. Its contract:
+//   - it appends one event.Detection per rule hit to ev.Hits (severity,
+//     message, rule id and name, entity, evidence event ids), and the rule
+//     name to ev.Detections, and returns the hits of this call;
+//   - it sets ev.Digest when empty, and ev.ID when empty and an IDGen is
+//     configured (the pipeline normally assigned it already);
+//   - it changes nothing else, keeps no reference to ev, and takes its
+//     time from the event, never from the wall clock.
+func (d *Detector) Detect(ev *event.Event) []event.Detection {
+	n := len(ev.Hits)
+	d.consume(ev)
+	return ev.Hits[n:]
+}
+
+// Consume runs Detect and drops the returned slice (for callers that use
+// the detector as a plain sink, like the tests and benchmarks).
+func (d *Detector) Consume(ev *event.Event) { d.Detect(ev) }
+
+func (d *Detector) consume(ev *event.Event) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := ev.Time.UnixNano()
@@ -259,35 +274,25 @@ func (d *Detector) fire(ri int, sev string, c *evalCtx, subject, msg string, ids
 		ev.Detections = append(ev.Detections, info.Name)
 	}
 	d.m.count(ri, sev, ev)
-	if d.opts.OnFinding == nil {
-		return
-	}
 	t := time.Unix(0, c.now).UTC()
-	target := ev.Source
-	if ev.Server != "" {
-		target = ev.Source + "/" + ev.Server
+	hit := event.Detection{
+		Time:     t,
+		RuleID:   info.ID,
+		Rule:     info.Name,
+		Title:    info.Title,
+		Severity: sev,
+		Message:  msg,
+		Source:   strings.Clone(ev.Source),
+		User:     strings.Clone(ev.User),
+		ClientIP: strings.Clone(ev.ClientIP),
+		Entity:   strings.Clone(subject),
+		EventID:  strings.Clone(ev.ID),
+		Evidence: cloneStrings(ids),
 	}
-	f := &finding.Finding{
-		RuleID:           info.Name,
-		Title:            info.Title,
-		Category:         info.Category,
-		Severity:         findingSeverity(sev),
-		Status:           finding.Fail,
-		Target:           strings.Clone(target),
-		Kind:             "detection",
-		Subject:          strings.Clone(subject),
-		Key:              info.ID,
-		Message:          msg,
-		Rationale:        info.Summary,
-		References:       []string{"https://attack.mitre.org/techniques/" + strings.ReplaceAll(info.MITRE, ".", "/") + "/"},
-		FirstSeen:        t,
-		LastSeen:         t,
-		EvidenceEventIDs: cloneStrings(ids),
+	ev.Hits = append(ev.Hits, hit)
+	if d.opts.OnFinding != nil {
+		d.opts.OnFinding(&ev.Hits[len(ev.Hits)-1])
 	}
-	if c.a != nil {
-		f.Observed = truncate(c.a.Normalized, 512)
-	}
-	d.opts.OnFinding(f)
 }
 
 func cloneStrings(s []string) []string {
@@ -305,15 +310,6 @@ func truncate(s string, n int) string {
 	return strings.Clone(s[:n]) + "…"
 }
 
-func findingSeverity(s string) finding.Severity {
-	switch s {
-	case SevCritical:
-		return finding.Critical
-	case SevWarning:
-		return finding.Medium
-	}
-	return finding.Info
-}
 
 // suppressed reports whether rule ri fired for key within dur, and records
 // a firing when it did not.

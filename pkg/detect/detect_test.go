@@ -6,15 +6,14 @@ import (
 	"time"
 
 	"github.com/dbsec/dbsec/pkg/event"
-	"github.com/dbsec/dbsec/pkg/finding"
 )
 
 // t0 is a Monday 10:00 UTC, inside the default business hours.
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
-type recorder struct{ fs []*finding.Finding }
+type recorder struct{ fs []event.Detection }
 
-func (r *recorder) add(f *finding.Finding) { r.fs = append(r.fs, f) }
+func (r *recorder) add(f *event.Detection) { r.fs = append(r.fs, f.Clone()) }
 
 // newTest returns a detector whose learning periods are over at once.
 func newTest(t testing.TB, mod func(*Rules)) (*Detector, *recorder) {
@@ -287,9 +286,9 @@ func TestRules(t *testing.T) {
 			if tc.last {
 				fs = fs[n:]
 			}
-			var got *finding.Finding
-			for _, f := range fs {
-				if f.RuleID == tc.rule && (tc.sev == "" || f.Severity == findingSeverity(tc.sev)) {
+			var got *event.Detection
+			for i := range fs {
+				if f := &fs[i]; f.Rule == tc.rule && (tc.sev == "" || f.Severity == tc.sev) {
 					got = f
 				}
 			}
@@ -297,11 +296,14 @@ func TestRules(t *testing.T) {
 			case tc.want && got == nil:
 				t.Fatalf("no %s %s finding; got %v", tc.rule, tc.sev, names(rec.fs))
 			case !tc.want && got != nil:
-				t.Fatalf("unexpected finding %s: %s", got.RuleID, got.Message)
+				t.Fatalf("unexpected finding %s: %s", got.Rule, got.Message)
 			}
 			if got != nil {
-				if len(got.EvidenceEventIDs) == 0 {
-					t.Errorf("finding without evidence event ids")
+				if len(got.Evidence) == 0 || got.RuleID == "" || got.Message == "" {
+					t.Errorf("detection without evidence event ids, rule id or message: %+v", got)
+				}
+				if !contains(got.Evidence, got.EventID) {
+					t.Errorf("evidence %v lacks the event the rule fired on (%s)", got.Evidence, got.EventID)
 				}
 				last := tc.events[len(tc.events)-1]
 				if tc.last && !contains(last.Detections, tc.rule) {
@@ -333,10 +335,10 @@ func TestEveryRuleTested(t *testing.T) {
 	}
 }
 
-func names(fs []*finding.Finding) []string {
+func names(fs []event.Detection) []string {
 	var out []string
 	for _, f := range fs {
-		out = append(out, f.RuleID+":"+f.Severity.String())
+		out = append(out, f.Rule+":"+f.Severity)
 	}
 	return out
 }

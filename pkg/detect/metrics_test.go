@@ -123,7 +123,7 @@ func TestStatePersisted(t *testing.T) {
 	}
 	d2.Consume(login("root", true, ip("10.3.3.7"), at(2*time.Hour)))
 	for _, f := range rec.fs {
-		if f.RuleID == "new_network_login" {
+		if f.Rule == "new_network_login" {
 			t.Fatalf("first-seen state lost across restart: %s", f.Message)
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/dbsec/dbsec/pkg/event"
-	"github.com/dbsec/dbsec/pkg/finding"
 )
 
 // vmHWM returns the peak resident set size of the process in bytes
@@ -46,7 +45,7 @@ func TestSoakDistinctEntities(t *testing.T) {
 	r := DefaultRules()
 	r.Settings.TopK = 20
 	var nf int
-	d, err := New(r, Options{OnFinding: func(*finding.Finding) { nf++ }, IDGen: event.NewIDGen()})
+	d, err := New(r, Options{OnFinding: func(*event.Detection) { nf++ }, IDGen: event.NewIDGen()})
 	if err != nil {
 		t.Fatal(err)
 	}

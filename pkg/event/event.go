@@ -52,9 +52,13 @@ type Event struct {
 	Reason       string `json:"reason,omitempty"`
 	ConnectionID string `json:"connection_id,omitempty"`
 
-	Detections []string `json:"detections,omitempty"`
-	Raw        string   `json:"raw,omitempty"`
-	Origin     Origin   `json:"origin"`
+	// Detections are the names of the rules that fired on this event (the
+	// rule filter of the API); Hits are those detections whole. Both are
+	// filled by the detection stage before any sink sees the event.
+	Detections []string    `json:"detections,omitempty"`
+	Hits       []Detection `json:"-"`
+	Raw        string      `json:"raw,omitempty"`
+	Origin     Origin      `json:"origin"`
 }
 
 // Origin says where a record came from.
@@ -68,9 +72,11 @@ type Origin struct {
 func (e *Event) Reset() {
 	objs := e.Objects[:0]
 	dets := e.Detections[:0]
+	hits := e.Hits[:0]
 	*e = Event{}
 	e.Objects = objs
 	e.Detections = dets
+	e.Hits = hits
 }
 
 // Clone returns a deep copy that owns all of its memory, so that it stays
@@ -101,5 +107,53 @@ func (e *Event) Clone() *Event {
 		c.Detections = make([]string, len(e.Detections))
 		copy(c.Detections, e.Detections)
 	}
+	if e.Hits != nil {
+		c.Hits = make([]Detection, len(e.Hits))
+		for i := range e.Hits {
+			c.Hits[i] = e.Hits[i].Clone()
+		}
+	}
 	return &c
+}
+
+// Detection is one hit of a detection rule: which rule, how severe, what
+// it says, the entity it is about (an account, a client address) and the
+// ids of the events that are its evidence (the event it fired on last).
+type Detection struct {
+	// ID is assigned by the store.
+	ID   string    `json:"id,omitempty"`
+	Time time.Time `json:"time"`
+	// RuleID is the catalogue id (D05), Rule the rule's name
+	// (brute_force_success), Title its one-line description.
+	RuleID string `json:"rule_id,omitempty"`
+	Rule   string `json:"rule"`
+	Title  string `json:"title,omitempty"`
+	// Severity is info, warning or critical: the scale of the
+	// dbsec_detections_total metric and of the alert rules.
+	Severity string `json:"severity"`
+	Message  string `json:"message"`
+	Source   string `json:"source,omitempty"`
+	User     string `json:"user,omitempty"`
+	ClientIP string `json:"client_ip,omitempty"`
+	// Entity is what the detection is about, e.g. "user app@10.0.0.5".
+	Entity string `json:"entity,omitempty"`
+	// EventID is the event the rule fired on; Evidence every event id that
+	// supports it, EventID included.
+	EventID  string   `json:"event_id,omitempty"`
+	Evidence []string `json:"evidence_event_ids,omitempty"`
+}
+
+// Clone returns a deep copy of d.
+func (d Detection) Clone() Detection {
+	c := d
+	for _, p := range []*string{&c.ID, &c.RuleID, &c.Rule, &c.Title, &c.Severity, &c.Message, &c.Source, &c.User, &c.ClientIP, &c.Entity, &c.EventID} {
+		*p = strings.Clone(*p)
+	}
+	if d.Evidence != nil {
+		c.Evidence = make([]string, len(d.Evidence))
+		for i, s := range d.Evidence {
+			c.Evidence[i] = strings.Clone(s)
+		}
+	}
+	return c
 }

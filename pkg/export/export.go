@@ -120,7 +120,19 @@ type Unmapped struct {
 	Digest     string   `json:"digest,omitempty"`
 	Rows       *int64   `json:"rows,omitempty"`
 	Detections []string `json:"detections,omitempty"`
-	Offset     int64    `json:"offset,omitempty"`
+	// Findings are the detections whole, as the store keeps them.
+	Findings []Finding `json:"findings,omitempty"`
+	Offset   int64     `json:"offset,omitempty"`
+}
+
+// Finding is one detection on the event.
+type Finding struct {
+	RuleID   string   `json:"rule_id,omitempty"`
+	Rule     string   `json:"rule"`
+	Severity string   `json:"severity"`
+	Message  string   `json:"message"`
+	Entity   string   `json:"entity,omitempty"`
+	Evidence []string `json:"evidence_event_ids,omitempty"`
 }
 
 // activity maps an event to OCSF class, activity id and name.
@@ -195,6 +207,18 @@ func Convert(ev *event.Event) Record {
 	}
 	if len(ev.Detections) > 0 {
 		r.SeverityID, r.Severity = 3, "Medium"
+	}
+	for i := range ev.Hits {
+		h := &ev.Hits[i]
+		r.Unmapped.Findings = append(r.Unmapped.Findings, Finding{RuleID: h.RuleID, Rule: h.Rule, Severity: h.Severity,
+			Message: redact.String(h.Message), Entity: redact.String(h.Entity), Evidence: h.Evidence})
+		// OCSF severity: the highest of the hits (info 1, warning 3, critical 5).
+		switch {
+		case h.Severity == "critical":
+			r.SeverityID, r.Severity = 5, "Critical"
+		case h.Severity == "warning" && r.SeverityID < 3:
+			r.SeverityID, r.Severity = 3, "Medium"
+		}
 	}
 	if ev.HasDuration {
 		ms := int64(ev.Duration * 1000)

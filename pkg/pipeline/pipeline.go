@@ -1,7 +1,7 @@
 // Package pipeline wires one source: lines from an input.Input go through
 // the format's assembler and parser, and each event is counted in the
-// source's collector.Source and handed to the sinks (the store and the
-// detectors, in later issues). It is the per-line path, so it reuses one
+// source's collector.Source, given an id, run through the detection stage
+// and handed to the sinks (the event store and the SIEM export). It is the per-line path, so it reuses one
 // event and does not allocate for well-formed records.
 package pipeline
 
@@ -25,6 +25,15 @@ type Sink interface {
 	Consume(ev *event.Event)
 }
 
+// Stage enriches an event before any sink sees it: the detector, whose
+// contract (pkg/detect's Detector.Detect) is to append its hits to ev.Hits
+// and the rule names to ev.Detections and return the hits. Calls for one
+// source are sequential; a stage may be shared by several sources and is
+// then responsible for its own locking.
+type Stage interface {
+	Detect(ev *event.Event) []event.Detection
+}
+
 // Source is the pipeline of one configured source. It implements
 // input.Handler.
 type Source struct {
@@ -33,6 +42,7 @@ type Source struct {
 	parser  parse.Parser
 	asm     parse.Assembler
 	metrics *collector.Source
+	stage   Stage
 	sinks   []Sink
 	idgen   *event.IDGen
 	logger  *slog.Logger
@@ -51,7 +61,10 @@ type Config struct {
 	Format  parse.Format
 	Options parse.Options
 	Metrics *collector.Source
-	Sinks   []Sink
+	// Stage runs on every event before the sinks (nil: none). Because it
+	// runs first, the sinks see the same complete event in any order.
+	Stage Stage
+	Sinks []Sink
 	// IDGen gives every event an id before the sinks see it, so that the
 	// store and the findings of the detectors cite the same id. Ids are
 	// only made when there are sinks: the metrics alone need none.
@@ -69,6 +82,7 @@ func New(cfg Config) *Source {
 		format:  cfg.Format,
 		parser:  cfg.Format.New(cfg.Options.Defaults()),
 		metrics: cfg.Metrics,
+		stage:   cfg.Stage,
 		sinks:   cfg.Sinks,
 		idgen:   cfg.IDGen,
 		logger:  cfg.Logger,
@@ -151,8 +165,13 @@ func (s *Source) deliver(ev *event.Event) {
 	ev.Source = s.name
 	s.nEvents.Add(1)
 	s.metrics.Count(ev)
-	if s.idgen != nil && len(s.sinks) > 0 && ev.ID == "" {
+	// The id is assigned once, here, so that the detections, the store and
+	// the export cite the same id.
+	if s.idgen != nil && (len(s.sinks) > 0 || s.stage != nil) && ev.ID == "" {
 		ev.ID = s.idgen.Next(ev.Time)
+	}
+	if s.stage != nil {
+		s.stage.Detect(ev)
 	}
 	for _, k := range s.sinks {
 		k.Consume(ev)

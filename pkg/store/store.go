@@ -191,20 +191,14 @@ type ValuesQuery struct {
 	Limit int
 }
 
-// Detection is one rule hit. Events that carry Detections produce one
-// Detection per rule when they are stored; detectors with windows add
-// their own with AddDetections.
-type Detection struct {
-	ID       string    `json:"id"`
-	Time     time.Time `json:"time"`
-	Rule     string    `json:"rule"`
-	Severity string    `json:"severity,omitempty"`
-	Source   string    `json:"source,omitempty"`
-	User     string    `json:"user,omitempty"`
-	ClientIP string    `json:"client_ip,omitempty"`
-	EventID  string    `json:"event_id,omitempty"`
-	Message  string    `json:"message,omitempty"`
-}
+// Detection is one rule hit (the type is pkg/event's, so that the
+// detection stage can attach hits to the event it fired on). Events that
+// carry Hits store them with the event; producers of detections that are
+// not tied to a stored event use AddDetections.
+type Detection = event.Detection
+
+// DetectionSeverities are the severities of detections.
+func DetectionSeverities() []string { return []string{"info", "warning", "critical"} }
 
 // DetectionQuery selects detections, newest first.
 type DetectionQuery struct {

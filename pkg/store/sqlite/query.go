@@ -782,19 +782,19 @@ func (s *Store) Detections(ctx context.Context, q store.DetectionQuery) (store.D
 		idx = "det_rule"
 	}
 	limit := clampLimit(q.Limit)
-	rows, err := s.rdb.QueryContext(ctx, `SELECT r.id, r.ts, r.rule, r.severity, r.src, r.usr, r.ip, r.event_id, r.msg FROM detections r INDEXED BY `+idx+
+	rows, err := s.rdb.QueryContext(ctx, `SELECT r.id, r.ts, r.rule, r.severity, r.src, r.usr, r.ip, r.event_id, r.msg, r.doc FROM detections r INDEXED BY `+idx+
 		` WHERE `+w.sql()+` ORDER BY r.ts DESC, r.id DESC LIMIT ?`, append(w.args, limit+1)...)
 	if err != nil {
 		return page, fmt.Errorf("detections: %w", err)
 	}
 	type drow struct {
 		id, ts, rule, src, usr, ip int64
-		sev, eid, msg              string
+		sev, eid, msg, doc         string
 	}
 	var rs []drow
 	for rows.Next() {
 		var r drow
-		if err := rows.Scan(&r.id, &r.ts, &r.rule, &r.sev, &r.src, &r.usr, &r.ip, &r.eid, &r.msg); err != nil {
+		if err := rows.Scan(&r.id, &r.ts, &r.rule, &r.sev, &r.src, &r.usr, &r.ip, &r.eid, &r.msg, &r.doc); err != nil {
 			rows.Close()
 			return page, err
 		}
@@ -817,10 +817,18 @@ func (s *Store) Detections(ctx context.Context, q store.DetectionQuery) (store.D
 		return page, err
 	}
 	for _, r := range rs {
-		page.Detections = append(page.Detections, store.Detection{
+		d := store.Detection{
 			ID: fmt.Sprintf("d%d", r.id), Time: msTime(r.ts), Rule: names[r.rule], Severity: r.sev, Source: names[r.src],
 			User: names[r.usr], ClientIP: names[r.ip], EventID: r.eid, Message: r.msg,
-		})
+		}
+		if r.doc != "" {
+			var x detDoc
+			if err := json.Unmarshal([]byte(r.doc), &x); err != nil {
+				return page, fmt.Errorf("detection d%d: %w", r.id, err)
+			}
+			d.RuleID, d.Title, d.Entity, d.Evidence = x.RuleID, x.Title, x.Entity, x.Evidence
+		}
+		page.Detections = append(page.Detections, d)
 	}
 	return page, nil
 }

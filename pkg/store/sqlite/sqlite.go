@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	msqlite "modernc.org/sqlite"
 
 	"github.com/dbsec/dbsec/pkg/event"
+	"github.com/dbsec/dbsec/pkg/redact"
 	"github.com/dbsec/dbsec/pkg/store"
 )
 
@@ -152,6 +154,10 @@ func Open(opts Options) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("open store %s: create schema: %w", opts.Path, err)
 	}
+	if err := migrate(wdb); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open store %s: upgrade schema: %w", opts.Path, err)
+	}
 	rdb, err := sql.Open("sqlite", "file:"+opts.Path+"?_pragma=query_only(1)&"+pragmas)
 	if err != nil {
 		wdb.Close()
@@ -219,7 +225,8 @@ CREATE INDEX IF NOT EXISTS ev_ip ON events(ip, ts);
 CREATE INDEX IF NOT EXISTS ev_dig ON events(dig, ts);
 CREATE TABLE IF NOT EXISTS detections(
   id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, rule INTEGER NOT NULL, severity TEXT NOT NULL,
-  src INTEGER NOT NULL, usr INTEGER NOT NULL, ip INTEGER NOT NULL, eseq INTEGER NOT NULL, event_id TEXT NOT NULL, msg TEXT NOT NULL);
+  src INTEGER NOT NULL, usr INTEGER NOT NULL, ip INTEGER NOT NULL, eseq INTEGER NOT NULL, event_id TEXT NOT NULL, msg TEXT NOT NULL,
+  doc TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS det_ts ON detections(ts);
 CREATE INDEX IF NOT EXISTS det_rule ON detections(rule, ts);
 CREATE TABLE IF NOT EXISTS findings(
@@ -229,6 +236,37 @@ CREATE INDEX IF NOT EXISTS fin_target ON findings(target);
 CREATE TABLE IF NOT EXISTS drift(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, target TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS drift_target ON drift(target, ts);
 ` + rollupSchema
+
+// migrate brings a store written by an older version up to the schema:
+// detections gained doc (rule id, title, entity, evidence as JSON).
+func migrate(db *sql.DB) error {
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('detections') WHERE name = 'doc'`).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := db.Exec(`ALTER TABLE detections ADD COLUMN doc TEXT NOT NULL DEFAULT ''`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// detDoc is the part of a detection kept as JSON in detections.doc.
+type detDoc struct {
+	RuleID   string   `json:"rule_id,omitempty"`
+	Title    string   `json:"title,omitempty"`
+	Entity   string   `json:"entity,omitempty"`
+	Evidence []string `json:"evidence,omitempty"`
+}
+
+func detDocOf(d *store.Detection) string {
+	if d.RuleID == "" && d.Title == "" && d.Entity == "" && len(d.Evidence) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(detDoc{RuleID: d.RuleID, Title: d.Title, Entity: redact.String(d.Entity), Evidence: d.Evidence})
+	return string(b)
+}
 
 // Consume implements pipeline.Sink: it applies the storage policy, copies
 // the event and queues it for the writer. When the queue is full it blocks

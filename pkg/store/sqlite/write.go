@@ -68,7 +68,7 @@ var rollupSchema = func() string {
 
 type rowIDs struct {
 	src, usr, ip, dig int64
-	rules             []int64
+	rules, hits       []int64
 }
 
 func (r *rowIDs) dim(ev *event.Event, d store.Dimension) int64 {
@@ -172,6 +172,13 @@ func (s *Store) writeBatch(p *prepared) (err error) {
 			}
 			r.rules = append(r.rules, id)
 		}
+		for i := range ev.Hits {
+			id, err := s.dictID(ctx, tx, kRule, ev.Hits[i].Rule)
+			if err != nil {
+				return err
+			}
+			r.hits = append(r.hits, id)
+		}
 	}
 
 	// Blocks, hashes and event rows.
@@ -193,9 +200,21 @@ func (s *Store) writeBatch(p *prepared) (err error) {
 			var dt any
 			if len(ev.Detections) > 0 {
 				dt = "," + strings.Join(ev.Detections, ",") + ","
-				for j, rule := range ev.Detections {
-					dets = append(dets, msOf(ev.Time), r.rules[j], "", r.src, r.usr, r.ip, seq, ev.ID, "")
-					_ = rule
+			}
+			if len(ev.Hits) > 0 {
+				// The detection stage's hits, whole.
+				for j := range ev.Hits {
+					h := &ev.Hits[j]
+					ts := h.Time
+					if ts.IsZero() {
+						ts = ev.Time
+					}
+					dets = append(dets, msOf(ts), r.hits[j], h.Severity, r.src, r.usr, r.ip, seq, ev.ID, redact.String(h.Message), detDocOf(h))
+				}
+			} else {
+				// Rule names without hits (events detected elsewhere).
+				for j := range ev.Detections {
+					dets = append(dets, msOf(ev.Time), r.rules[j], "", r.src, r.usr, r.ip, seq, ev.ID, "", "")
 				}
 			}
 			args = append(args, seq, msOf(ev.Time), r.src, int64(ev.System), int64(ev.Category), int64(ev.Action), int64(ev.Outcome),
@@ -206,11 +225,11 @@ func (s *Store) writeBatch(p *prepared) (err error) {
 		}
 	}
 	for len(dets) > 0 {
-		n := min(len(dets)/9, 100)
-		if _, err = s.stmt(ctx, tx, stmtDetections, n).ExecContext(ctx, dets[:n*9]...); err != nil {
+		n := min(len(dets)/detCols, 100)
+		if _, err = s.stmt(ctx, tx, stmtDetections, n).ExecContext(ctx, dets[:n*detCols]...); err != nil {
 			return fmt.Errorf("insert detections: %w", err)
 		}
-		dets = dets[n*9:]
+		dets = dets[n*detCols:]
 	}
 
 	// Rollups.
@@ -256,6 +275,9 @@ func bucketOf(ms, w int64) int64 {
 	return b
 }
 
+// detCols is the number of columns of a detection row insert.
+const detCols = 10
+
 const (
 	stmtBlock = iota
 	stmtEvents
@@ -276,7 +298,7 @@ func (s *Store) stmt(ctx context.Context, tx *sql.Tx, kind, n int) *sql.Stmt {
 		case kind == stmtEvents:
 			q = `INSERT INTO events(seq, ts, src, sys, cat, act, outc, usr, ip, dig, dets, blk, bix, h) VALUES ` + rowsOf(n, 14)
 		case kind == stmtDetections:
-			q = `INSERT INTO detections(ts, rule, severity, src, usr, ip, eseq, event_id, msg) VALUES ` + rowsOf(n, 9)
+			q = `INSERT INTO detections(ts, rule, severity, src, usr, ip, eseq, event_id, msg, doc) VALUES ` + rowsOf(n, detCols)
 		default:
 			c := cubes[kind-stmtRollup]
 			cols := make([]string, len(c.dims))
@@ -365,8 +387,8 @@ func (s *Store) AddDetections(ctx context.Context, ds []store.Detection) (err er
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO detections(ts, rule, severity, src, usr, ip, eseq, event_id, msg) VALUES (?,?,?,?,?,?,0,?,?)`,
-			msOf(d.Time), rid, d.Severity, src, usr, ip, d.EventID, redact.String(d.Message)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO detections(ts, rule, severity, src, usr, ip, eseq, event_id, msg, doc) VALUES (?,?,?,?,?,?,0,?,?,?)`,
+			msOf(d.Time), rid, d.Severity, src, usr, ip, d.EventID, redact.String(d.Message), detDocOf(&d)); err != nil {
 			return fmt.Errorf("add detection: %w", err)
 		}
 	}
