@@ -310,7 +310,6 @@ func truncate(s string, n int) string {
 	return strings.Clone(s[:n]) + "…"
 }
 
-
 // suppressed reports whether rule ri fired for key within dur, and records
 // a firing when it did not.
 func (d *Detector) suppressed(ri int, key string, now int64, dur time.Duration) bool {

@@ -85,7 +85,7 @@ func (s *Splitter) Split(rec []byte, f [][]byte, off []int) (int, error) {
 		if i >= len(rec) {
 			return n, nil
 		}
-		i++ // the comma
+		i++                // the comma
 		if i == len(rec) { // a trailing comma: one more, empty field
 			if n == len(f) {
 				return 0, parse.Errorf(parse.ReasonSyntax, i, "more than %d columns", len(f))
