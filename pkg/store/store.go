@@ -84,9 +84,21 @@ type Filter struct {
 	ClientIP []string
 	Digest   []string
 	Rule     []string
+	// ConnectionID selects the events of one connection or session (log
+	// context); it is not indexed, so bound it by time and source.
+	ConnectionID []string
 	// Q is a case-insensitive substring of the (redacted) statement or raw
 	// record.
 	Q string
+	// Not excludes events that match any value of its value fields (its
+	// From, To, Q and Not are ignored), e.g. Not.User = ["etl"].
+	Not *Filter
+}
+
+// Empty reports whether f has no value fields set (times and Not aside).
+func (f *Filter) Empty() bool {
+	return f == nil || len(f.Source)+len(f.System)+len(f.Category)+len(f.Outcome)+len(f.Action)+len(f.User)+
+		len(f.ClientIP)+len(f.Digest)+len(f.Rule)+len(f.ConnectionID) == 0
 }
 
 // Dimension names an event field that series, top and values group by.

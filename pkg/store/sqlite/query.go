@@ -101,7 +101,64 @@ func (s *Store) filterIDs(ctx context.Context, f *store.Filter) (map[store.Dimen
 	if len(f.Action) > 0 {
 		m[store.DimAction] = enumIDs(f.Action)
 	}
+	if !f.Not.Empty() {
+		// Exclusions live under "!"+dimension; a value the store has never
+		// seen excludes nothing. Their presence also keeps the rollups out
+		// of the plan (no cube has a "!" dimension).
+		neg, _, err := s.filterIDs(ctx, &store.Filter{Source: f.Not.Source, System: f.Not.System, Category: f.Not.Category,
+			Outcome: f.Not.Outcome, Action: f.Not.Action, User: f.Not.User, ClientIP: f.Not.ClientIP, Digest: f.Not.Digest})
+		if err != nil {
+			return nil, false, err
+		}
+		for d, vs := range neg {
+			m["!"+d] = vs
+		}
+		if len(f.Not.Rule) > 0 {
+			m["!"+store.DimRule] = nil
+		}
+		if len(f.Not.ConnectionID) > 0 {
+			m["!connection_id"] = nil
+		}
+	}
+	if len(f.ConnectionID) > 0 {
+		m["connection_id"] = nil
+	}
 	return m, none, nil
+}
+
+// notRaw adds the exclusions and the connection filter of f to w.
+func notRaw(w *where, f *store.Filter, ids map[store.Dimension][]int64) {
+	conn := func(vs []string) string {
+		var ors []string
+		for _, v := range vs {
+			ors = append(ors, "dbsec_conn((SELECT data FROM blocks WHERE id = e.blk), e.bix, ?)")
+			w.args = append(w.args, v)
+		}
+		return "(" + strings.Join(ors, " OR ") + ")"
+	}
+	if len(f.ConnectionID) > 0 {
+		w.conds = append(w.conds, conn(f.ConnectionID))
+	}
+	if f.Not.Empty() {
+		return
+	}
+	for _, d := range store.Dimensions() {
+		vs := ids["!"+d]
+		if len(vs) == 0 || d == store.DimRule {
+			continue
+		}
+		args := make([]any, len(vs))
+		for i, v := range vs {
+			args[i] = v
+		}
+		w.add("e."+column[d]+" NOT IN ("+placeholders(len(vs))+")", args...)
+	}
+	for _, r := range f.Not.Rule {
+		w.add("(e.dets IS NULL OR instr(e.dets, ?) = 0)", ","+r+",")
+	}
+	if len(f.Not.ConnectionID) > 0 {
+		w.conds = append(w.conds, "NOT "+conn(f.Not.ConnectionID))
+	}
 }
 
 // rawWhere is the WHERE clause on events (alias e) for a filter, without
@@ -127,6 +184,7 @@ func rawWhere(f *store.Filter, ids map[store.Dimension][]int64) where {
 	if f.Q != "" {
 		w.add("dbsec_match((SELECT data FROM blocks WHERE id = e.blk), e.bix, ?)", strings.ToLower(f.Q))
 	}
+	notRaw(&w, f, ids)
 	return w
 }
 

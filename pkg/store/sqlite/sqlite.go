@@ -92,6 +92,21 @@ var registerOnce sync.Once
 
 func registerFuncs() {
 	registerOnce.Do(func() {
+		// dbsec_conn(block, index, connection id): the ConnectionID filter.
+		_ = msqlite.RegisterDeterministicScalarFunction("dbsec_conn", 3, func(_ *msqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			data, _ := args[0].([]byte)
+			ix, _ := args[1].(int64)
+			id, _ := args[2].(string)
+			recs, err := blocks.get(data)
+			if err != nil || ix < 0 || ix >= int64(len(recs)) {
+				return int64(0), nil
+			}
+			var ev event.Event
+			if decodeRecord(recs[ix], &ev) != nil || ev.ConnectionID != id {
+				return int64(0), nil
+			}
+			return int64(1), nil
+		})
 		// dbsec_match(block, index, lowercased q): the Q filter, evaluated
 		// inside SQLite so that paging and LIMIT stay in the database.
 		_ = msqlite.RegisterDeterministicScalarFunction("dbsec_match", 3, func(_ *msqlite.FunctionContext, args []driver.Value) (driver.Value, error) {

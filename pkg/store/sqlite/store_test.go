@@ -716,3 +716,88 @@ func TestFlateBlocksStillRead(t *testing.T) {
 		t.Fatal("a corrupt zstd block decoded")
 	}
 }
+
+// TestConnectionAndExclusions checks the ConnectionID and Not filters
+// against a brute-force evaluation, on events and through series and top
+// (which must then bypass the rollups).
+func TestConnectionAndExclusions(t *testing.T) {
+	s, evs := loaded(t)
+	ctx := context.Background()
+	conn := ""
+	for _, ev := range evs {
+		if ev.ConnectionID != "" {
+			conn = ev.ConnectionID
+			break
+		}
+	}
+	if conn == "" {
+		t.Fatal("generated events carry no connection ids")
+	}
+	user := evs[0].User
+	cases := map[string]store.Filter{
+		"connection":     {ConnectionID: []string{conn}},
+		"not user":       {Not: &store.Filter{User: []string{user}}},
+		"not category":   {Category: []event.Category{event.CategoryLogin, event.CategoryRead}, Not: &store.Filter{Outcome: []event.Outcome{event.OutcomeFailure}}},
+		"not connection": {User: []string{user}, Not: &store.Filter{ConnectionID: []string{conn}}},
+		"not unknown":    {Not: &store.Filter{User: []string{"nobody-ever"}}},
+	}
+	for name, f := range cases {
+		t.Run(name, func(t *testing.T) {
+			want := 0
+			byCat := map[string]int64{}
+			for _, ev := range evs {
+				if matchesAll(&f, ev) {
+					want++
+					byCat[ev.Category.String()]++
+				}
+			}
+			got := 0
+			for cursor := ""; ; {
+				p, err := s.Events(ctx, store.EventQuery{Filter: f, Limit: 1000, Cursor: cursor})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, ev := range p.Events {
+					if !matchesAll(&f, ev) {
+						t.Fatalf("event %s does not match", ev.ID)
+					}
+				}
+				got += len(p.Events)
+				if p.Next == "" {
+					break
+				}
+				cursor = p.Next
+			}
+			if got != want || want == 0 {
+				t.Fatalf("events: got %d, want %d (must be > 0)", got, want)
+			}
+			top, err := s.Top(ctx, store.TopQuery{Filter: f, By: store.DimCategory, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range top.Items {
+				if byCat[it.Value] != it.Count {
+					t.Errorf("top %s: %d, want %d", it.Value, it.Count, byCat[it.Value])
+				}
+			}
+			if len(top.Items) != len(byCat) {
+				t.Errorf("top has %d categories, want %d", len(top.Items), len(byCat))
+			}
+		})
+	}
+}
+
+func matchesAll(f *store.Filter, ev *event.Event) bool {
+	if !matches(f, ev) {
+		return false
+	}
+	if len(f.ConnectionID) > 0 && !slices.Contains(f.ConnectionID, ev.ConnectionID) {
+		return false
+	}
+	if n := f.Not; n != nil {
+		if slices.Contains(n.User, ev.User) || slices.Contains(n.Outcome, ev.Outcome) || slices.Contains(n.ConnectionID, ev.ConnectionID) {
+			return false
+		}
+	}
+	return true
+}
