@@ -65,42 +65,6 @@ func (c *Client) get(ctx context.Context, path string, v url.Values, out any) er
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-func filterValues(f *store.Filter) url.Values {
-	v := url.Values{}
-	if !f.From.IsZero() {
-		v.Set("from", fmtTime(f.From))
-	}
-	if !f.To.IsZero() {
-		v.Set("to", fmtTime(f.To))
-	}
-	add := func(k string, vs []string) {
-		for _, s := range vs {
-			v.Add(k, s)
-		}
-	}
-	add("source", f.Source)
-	for _, x := range f.System {
-		v.Add("system", x.String())
-	}
-	for _, x := range f.Category {
-		v.Add("category", x.String())
-	}
-	for _, x := range f.Outcome {
-		v.Add("outcome", x.String())
-	}
-	for _, x := range f.Action {
-		v.Add("action", x.String())
-	}
-	add("user", f.User)
-	add("client_ip", f.ClientIP)
-	add("digest", f.Digest)
-	add("rule", f.Rule)
-	if f.Q != "" {
-		v.Set("q", f.Q)
-	}
-	return v
-}
-
 func setInt(v url.Values, k string, n int64) {
 	if n > 0 {
 		v.Set(k, strconv.FormatInt(n, 10))
@@ -110,7 +74,7 @@ func setInt(v url.Values, k string, n int64) {
 // Events returns one page of events (pass page.Next as q.Cursor for the
 // next one).
 func (c *Client) Events(ctx context.Context, q store.EventQuery) (store.EventPage, error) {
-	v := filterValues(&q.Filter)
+	v := encodeFilter(&q.Filter)
 	setInt(v, "limit", int64(q.Limit))
 	if q.Cursor != "" {
 		v.Set("cursor", q.Cursor)
@@ -131,7 +95,7 @@ func (c *Client) Event(ctx context.Context, id string) (*event.Event, error) {
 
 // Series returns event counts per step.
 func (c *Client) Series(ctx context.Context, q store.SeriesQuery) (store.SeriesResult, error) {
-	v := filterValues(&q.Filter)
+	v := encodeFilter(&q.Filter)
 	if q.Step > 0 {
 		v.Set("step", q.Step.String())
 	}
@@ -146,7 +110,7 @@ func (c *Client) Series(ctx context.Context, q store.SeriesQuery) (store.SeriesR
 
 // Top ranks the values of q.By.
 func (c *Client) Top(ctx context.Context, q store.TopQuery) (store.TopResult, error) {
-	v := filterValues(&q.Filter)
+	v := encodeFilter(&q.Filter)
 	v.Set("by", string(q.By))
 	setInt(v, "limit", int64(q.Limit))
 	var out store.TopResult
@@ -156,7 +120,7 @@ func (c *Client) Top(ctx context.Context, q store.TopQuery) (store.TopResult, er
 
 // Values lists distinct values of q.Field (template variables).
 func (c *Client) Values(ctx context.Context, q store.ValuesQuery) ([]string, error) {
-	v := filterValues(&q.Filter)
+	v := encodeFilter(&q.Filter)
 	setInt(v, "limit", int64(q.Limit))
 	var out Values
 	err := c.get(ctx, "/api/v1/values/"+url.PathEscape(string(q.Field)), v, &out)
