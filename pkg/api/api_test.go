@@ -660,3 +660,29 @@ func TestFilterCodecRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestDetectionSeverityFilter checks that the severity filter of
+// /detections selects and that an unknown severity is a 400 naming it.
+func TestDetectionSeverityFilter(t *testing.T) {
+	f := newFixture(t)
+	code, body := f.get(t, "/api/v1/detections", with(all, "severity", "medium"))
+	var e Error
+	if code != http.StatusBadRequest || json.Unmarshal(body, &e) != nil || e.Param != "severity" {
+		t.Fatalf("severity=medium: HTTP %d %s, want 400 naming severity", code, body)
+	}
+	for _, sev := range []string{"warning", "critical"} {
+		code, body = f.get(t, "/api/v1/detections", with(all, "severity", sev))
+		var p DetectionPage
+		if code != http.StatusOK || json.Unmarshal(body, &p) != nil {
+			t.Fatalf("severity=%s: HTTP %d %s", sev, code, body)
+		}
+		for _, d := range p.Detections {
+			if d.Severity != sev {
+				t.Errorf("severity=%s returned %+v", sev, d)
+			}
+		}
+		if sev == "warning" && len(p.Detections) == 0 {
+			t.Errorf("severity=warning returned nothing; the fixture has a warning detection")
+		}
+	}
+}
