@@ -14,6 +14,7 @@ import (
 
 	"github.com/dbsec/dbsec/pkg/api"
 	"github.com/dbsec/dbsec/pkg/config"
+	"github.com/dbsec/dbsec/pkg/detect"
 	"github.com/dbsec/dbsec/pkg/drift"
 	"github.com/dbsec/dbsec/pkg/export"
 	"github.com/dbsec/dbsec/pkg/finding"
@@ -226,9 +227,10 @@ func (m *manager) sourceStatus() []api.SourceStatus {
 	return out
 }
 
-// The sinks wired here keep the pipeline's contract.
+// The sinks and the stage wired here keep the pipeline's contracts.
 var (
-	_ pipeline.Sink = (store.Engine)(nil)
-	_ pipeline.Sink = (*export.Exporter)(nil)
-	_ store.Engine  = (*sqlite.Store)(nil)
+	_ pipeline.Sink  = (store.Engine)(nil)
+	_ pipeline.Sink  = (*export.Exporter)(nil)
+	_ store.Engine   = (*sqlite.Store)(nil)
+	_ pipeline.Stage = (*detect.Detector)(nil)
 )

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/dbsec/dbsec/pkg/event"
-	"github.com/dbsec/dbsec/pkg/pipeline"
 	"github.com/dbsec/dbsec/pkg/redact"
 )
 
@@ -280,8 +279,6 @@ type Exporter struct {
 	stop    chan struct{}
 	stopped chan struct{}
 }
-
-var _ pipeline.Sink = (*Exporter)(nil)
 
 // New opens the output.
 func New(opts Options) (*Exporter, error) {
