@@ -1,6 +1,6 @@
 // Package alerting holds no Go code: its tests check the Prometheus rule files
 // in rules/, their promtool unit tests in tests/, the example Alertmanager
-// configuration and the runbooks in docs/runbooks/ (STYLE.md §4 rule 10).
+// configuration and the runbooks in docs/runbooks/.
 package alerting
 
 import (

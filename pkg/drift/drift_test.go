@@ -83,7 +83,7 @@ func statuses(res Result) map[string]string {
 }
 
 // TestShippedExamples checks the products' own example configs against
-// the findings DRIFT.md §5 predicts (expectations below reviewed by hand),
+// the findings the rule packs predict (expectations below reviewed by hand),
 // and pins the full text and JSON output as goldens.
 func TestShippedExamples(t *testing.T) {
 	ex := "testdata/examples/"

@@ -71,7 +71,7 @@ type Config struct {
 	IDGen  *event.IDGen
 	Logger *slog.Logger
 	// StripDockerPrefix removes the "<service> | " that `docker compose
-	// logs` writes before each line (FORMATS.md §2.1).
+	// logs` writes before each line (docs/formats.md).
 	StripDockerPrefix bool
 }
 

@@ -1,5 +1,5 @@
 // Package mariadbaudit parses the MariaDB server_audit plugin log (format
-// name "mariadb-audit", FORMATS.md §4.1 and §4.4), as written to its own file
+// name "mariadb-audit", docs/formats.md), as written to its own file
 // or to syslog:
 //
 //	timestamp,serverhost,username,host,connectionid,queryid,operation,database,object,retcode

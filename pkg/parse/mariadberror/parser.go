@@ -1,5 +1,5 @@
 // Package mariadberror parses the MariaDB (and MySQL) error log (format name
-// "mariadb-error", FORMATS.md §4.1) and keeps only failed logins:
+// "mariadb-error", docs/formats.md) and keeps only failed logins:
 //
 //	2026-12-02 10:27:06 4 [Warning] Access denied for user 'analyst'@'localhost' (using password: YES)
 //

@@ -1,5 +1,5 @@
 // Package mysqlaudit parses the MySQL Enterprise Audit log in JSON format
-// (format name "mysql-enterprise-audit", FORMATS.md §4.3 and §4.4).
+// (format name "mysql-enterprise-audit", docs/formats.md).
 //
 // The file is documented as one JSON array, but each element is written on
 // a line of its own ending in ",": a trailing comma (and a leading "[" on the

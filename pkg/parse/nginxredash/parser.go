@@ -1,10 +1,10 @@
 // Package nginxredash parses the access log of the nginx reverse proxy in
-// front of Redash (format name "nginx-redash", FORMATS.md §3.4/§3.5): nginx's
+// front of Redash (format name "nginx-redash", docs/formats.md): nginx's
 // predefined "combined" format and the Docker image's "main" format, which
 // appends "$http_x_forwarded_for". Fields after the combined (or main) ones
 // are ignored, so custom formats that only append fields also parse.
 //
-// Redash writes no log line for a failed login (FORMATS.md §3.2), so the
+// Redash writes no log line for a failed login (docs/formats.md), so the
 // proxy log is where failed logins are counted:
 //
 //   - POST /login or POST /<segment>/login (organisation login, /ldap/login):

@@ -1,5 +1,5 @@
 // Package perconaaudit parses the Percona Server audit_log plugin in JSON
-// format (audit_log_format=JSON, format name "percona-audit", FORMATS.md §4.2
+// format (audit_log_format=JSON, format name "percona-audit", docs/formats.md
 // and §4.4), one record per line:
 //
 //	{"audit_record":{"name":"Connect","record":"7_2024-09-03T01:53:14","timestamp":"2024-09-03T01:53:33Z",

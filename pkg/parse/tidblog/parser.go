@@ -1,5 +1,5 @@
 // Package tidblog parses the security-relevant lines of tidb.log (format name
-// "tidb-log", FORMATS.md §0 and §1.6) and ignores everything else:
+// "tidb-log", docs/formats.md) and ignores everything else:
 //
 //   - failed logins: the WARN pair "open new session or authentication
 //     failure" and "Server.onConn handshake" with the same conn, counted once;
