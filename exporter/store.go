@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,14 +30,10 @@ type outputs struct {
 	export *export.Exporter
 	cfg    config.Config // the [store] and [export] they were opened with
 	logger *slog.Logger
-
-	mu          sync.Mutex
-	driftSeen   map[string]bool // drift changes already recorded
-	driftLoaded bool
 }
 
 func openOutputs(cfg *config.Config, logger *slog.Logger) (*outputs, error) {
-	o := &outputs{cfg: config.Config{Store: cfg.Store, Export: cfg.Export}, logger: logger, driftSeen: map[string]bool{}}
+	o := &outputs{cfg: config.Config{Store: cfg.Store, Export: cfg.Export}, logger: logger}
 	if cfg.Store.Enabled {
 		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o750); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
@@ -113,46 +108,18 @@ func (o *outputs) drift(ctx context.Context, res *drift.Result, targets []string
 			o.logger.Error("store findings", "target", t, "err", err)
 		}
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if !o.driftLoaded {
-		// Changes recorded before a restart are not recorded again.
-		o.driftLoaded = true
-		for cursor := ""; ; {
-			p, err := o.store.DriftChanges(ctx, store.DriftQuery{Limit: 10000, Cursor: cursor})
-			if err != nil {
-				o.logger.Error("store drift changes", "err", err)
-				break
-			}
-			for _, c := range p.Changes {
-				o.driftSeen[driftKey(c)] = true
-			}
-			if p.Next == "" || len(o.driftSeen) > 100000 {
-				break
-			}
-			cursor = p.Next
-		}
-	}
+	// The store records each change once (store.DriftChange.Identity), so
+	// every check hands it all of its changes.
 	var add []store.DriftChange
 	for _, c := range res.Drift {
-		sc := store.DriftChange{Time: at, Target: c.Target, Kind: c.Kind, Path: c.Path, Subject: c.Subject, Key: c.Key,
-			Change: c.Change, Old: c.Old, New: c.New, Secret: c.Secret, OldHMAC: c.OldHMAC, NewHMAC: c.NewHMAC, Note: c.Note}
-		k := driftKey(sc)
-		if o.driftSeen[k] {
-			continue
-		}
-		o.driftSeen[k] = true
-		add = append(add, sc)
+		add = append(add, store.DriftChange{Time: at, Target: c.Target, Kind: c.Kind, Path: c.Path, Subject: c.Subject, Key: c.Key,
+			Change: c.Change, Old: c.Old, New: c.New, Secret: c.Secret, OldHMAC: c.OldHMAC, NewHMAC: c.NewHMAC, Note: c.Note})
 	}
 	if len(add) > 0 {
 		if err := o.store.AddDriftChanges(ctx, at, add); err != nil {
 			o.logger.Error("store drift changes", "err", err)
 		}
 	}
-}
-
-func driftKey(c store.DriftChange) string {
-	return fmt.Sprintf("%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", c.Target, c.Path, c.Subject, c.Key, c.Change, c.Old, c.New, c.OldHMAC, c.NewHMAC)
 }
 
 func (o *outputs) close() {
