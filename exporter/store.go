@@ -20,6 +20,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/pipeline"
 	"github.com/dbsec/dbsec/pkg/store"
 	"github.com/dbsec/dbsec/pkg/store/sqlite"
+	"github.com/dbsec/dbsec/pkg/store/storemetrics"
 )
 
 // outputs are the event store and the SIEM export. They are opened once at
@@ -137,40 +138,21 @@ func (o *outputs) close() {
 	}
 }
 
-var (
-	storeEventsDesc  = prometheus.NewDesc("dbsec_store_events", "Events in the event store.", nil, nil)
-	storeBytesDesc   = prometheus.NewDesc("dbsec_store_bytes", "Size of the event store's files (database and write-ahead log).", nil, nil)
-	storeStoredDesc  = prometheus.NewDesc("dbsec_store_events_written_total", "Events written to the event store since start.", nil, nil)
-	storeDroppedDesc = prometheus.NewDesc("dbsec_store_events_dropped_total", "Events the store could not keep (queue full or write failed) since start.", nil, nil)
-	storeSkippedDesc = prometheus.NewDesc("dbsec_store_events_skipped_total", "Events the storage policy did not keep (reads and writes without all_statements) since start.", nil, nil)
-	storeErrorsDesc  = prometheus.NewDesc("dbsec_store_write_errors_total", "Failed write transactions of the event store since start.", nil, nil)
-	exportDesc       = prometheus.NewDesc("dbsec_export_events_total", "Events written to the SIEM export since start.", nil, nil)
-	exportErrorsDesc = prometheus.NewDesc("dbsec_export_errors_total", "Events that could not be written to the SIEM export since start.", nil, nil)
-)
-
 // outputMetricNames are the metrics of the store and the export, for the
 // README's metric reference test.
-var outputMetricNames = []string{"dbsec_store_events", "dbsec_store_bytes", "dbsec_store_events_written_total",
-	"dbsec_store_events_dropped_total", "dbsec_store_events_skipped_total", "dbsec_store_write_errors_total",
-	"dbsec_export_events_total", "dbsec_export_errors_total"}
+var outputMetricNames = append(slices.Clone(storemetrics.Names), export.MetricNames...)
 
 // Describe sends nothing: which series exist depends on the configuration.
 func (o *outputs) Describe(chan<- *prometheus.Desc) {}
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector with the store's and the
+// export's own collectors.
 func (o *outputs) Collect(ch chan<- prometheus.Metric) {
 	if o.store != nil {
-		st := o.store.Stats()
-		ch <- prometheus.MustNewConstMetric(storeEventsDesc, prometheus.GaugeValue, float64(st.Events))
-		ch <- prometheus.MustNewConstMetric(storeBytesDesc, prometheus.GaugeValue, float64(st.Bytes))
-		ch <- prometheus.MustNewConstMetric(storeStoredDesc, prometheus.CounterValue, float64(st.Stored))
-		ch <- prometheus.MustNewConstMetric(storeDroppedDesc, prometheus.CounterValue, float64(st.Dropped))
-		ch <- prometheus.MustNewConstMetric(storeSkippedDesc, prometheus.CounterValue, float64(st.Skipped))
-		ch <- prometheus.MustNewConstMetric(storeErrorsDesc, prometheus.CounterValue, float64(st.Errors))
+		storemetrics.New(o.store).Collect(ch)
 	}
 	if o.export != nil {
-		ch <- prometheus.MustNewConstMetric(exportDesc, prometheus.CounterValue, float64(o.export.Written()))
-		ch <- prometheus.MustNewConstMetric(exportErrorsDesc, prometheus.CounterValue, float64(o.export.Errors()))
+		o.export.Collect(ch)
 	}
 }
 
