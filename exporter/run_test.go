@@ -30,8 +30,8 @@ import (
 	"github.com/dbsec/dbsec/pkg/collector"
 	"github.com/dbsec/dbsec/pkg/detect"
 	"github.com/dbsec/dbsec/pkg/input/syslog"
+	"github.com/dbsec/dbsec/pkg/input/taosaudit"
 	"github.com/dbsec/dbsec/pkg/parse/formats"
-	"github.com/dbsec/dbsec/pkg/receiver/taosaudit"
 )
 
 func runCapture(t *testing.T, ctx context.Context, args ...string) (code int, stdout, stderr string) {

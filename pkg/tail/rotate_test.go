@@ -17,6 +17,7 @@ import (
 // seqRecorder counts lines of the form "seq=NNNNNNNNNN ...". Lines without
 // the prefix (banners) are ignored.
 type seqRecorder struct {
+	input.LinesOnly
 	counts  []uint32
 	ordered []int
 	uniq    atomic.Int64

@@ -29,6 +29,7 @@ import (
 
 // recorder is an input.Handler that keeps copies of the lines.
 type recorder struct {
+	input.LinesOnly
 	mu    sync.Mutex
 	lines []input.Line
 	idles int
