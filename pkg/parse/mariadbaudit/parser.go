@@ -296,8 +296,6 @@ func num(b []byte) (int, bool) {
 	return n, len(b) > 0
 }
 
-var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
-
 // syslogPrefix parses "[<PRI>]TIME [HOST] IDENT: [INFO ]" and returns the time
 // and the offset of the server_audit fields (serverhost first).
 func (p *Parser) syslogPrefix(rec []byte) (time.Time, int, error) {
@@ -380,13 +378,7 @@ func (p *Parser) syslogTime(b []byte) (time.Time, int, bool) {
 	if len(b) < 15 || b[3] != ' ' || b[9] != ':' || b[12] != ':' {
 		return time.Time{}, 0, false
 	}
-	mo := 0
-	for k, m := range months {
-		if string(b[:3]) == m {
-			mo = k + 1
-			break
-		}
-	}
+	mo := parse.Month(b[:3])
 	day := b[4:6]
 	if day[0] == ' ' {
 		day = day[1:]

@@ -215,21 +215,13 @@ func splitRequest(l *Line) {
 	}
 }
 
-var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
-
 // ParseTime parses $time_local / %(t)s, "02/Jan/2006:15:04:05 -0700",
 // without allocating.
 func ParseTime(b []byte) (time.Time, bool) {
 	if len(b) != 26 || b[2] != '/' || b[6] != '/' || b[11] != ':' || b[14] != ':' || b[17] != ':' || b[20] != ' ' {
 		return time.Time{}, false
 	}
-	mo := 0
-	for i, m := range months {
-		if string(b[3:6]) == m {
-			mo = i + 1
-			break
-		}
-	}
+	mo := parse.Month(b[3:6])
 	d, ok1 := parse.Digits(b[0:2])
 	y, ok2 := parse.Digits(b[7:11])
 	h, ok3 := parse.Digits(b[12:14])
