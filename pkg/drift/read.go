@@ -15,31 +15,16 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/dbsec/dbsec/pkg/tomlx"
 )
 
 // ErrParse is wrapped by every reader error caused by malformed input.
 var ErrParse = errors.New("parse error")
 
 // PosError is an error at a position in a file. Its text is
-// "file:line:col: msg".
-type PosError struct {
-	File      string
-	Line, Col int
-	Msg       string
-	Err       error
-}
-
-func (e *PosError) Error() string {
-	switch {
-	case e.Line > 0 && e.Col > 0:
-		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
-	case e.Line > 0:
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
-}
-
-func (e *PosError) Unwrap() error { return e.Err }
+// "file:line:col: msg" (the error type of every TOML file dbsec reads).
+type PosError = tomlx.Error
 
 // ReadOptions tune how references inside files are resolved.
 type ReadOptions struct {
