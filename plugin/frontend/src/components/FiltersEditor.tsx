@@ -1,7 +1,7 @@
 import React, { useState } from 'react';
 import { SelectableValue, TimeRange } from '@grafana/data';
 import { getTemplateSrv } from '@grafana/runtime';
-import { Button, IconButton, InlineField, InlineFieldRow, RadioButtonGroup, Select } from '@grafana/ui';
+import { Button, IconButton, InlineField, InlineFieldRow, InlineLabel, RadioButtonGroup, Select } from '@grafana/ui';
 
 import type { DataSource } from '../datasource';
 import { closedValues, valuesRequest } from '../query';
@@ -25,6 +25,9 @@ interface Props {
   range?: TimeRange;
   onChange: (filters: Filter[]) => void;
 }
+
+// Centres the icon on the 32px row of the inputs beside it.
+const iconStyle: React.CSSProperties = { alignSelf: 'center', marginBottom: 4 };
 
 function variableOptions(): Array<SelectableValue<string>> {
   try {
@@ -83,7 +86,7 @@ function ValueSelect({ inputId, filterKey, value, others, datasource, range, onC
       .finally(() => setLoading(false));
   };
   return (
-    <InlineField invalid={!!error} error={error} grow>
+    <InlineField invalid={!!error} error={error}>
       <Select<string>
         inputId={inputId}
         width={28}
@@ -113,82 +116,85 @@ export function FiltersEditor({ idPrefix, filters, keys, datasource, range, onCh
   const others = (i: number) => filters.filter((_, j) => j !== i && filters[j].value !== '');
 
   return (
-    <div>
-      {filters.map((f, i) => (
-        <InlineFieldRow key={i}>
-          <InlineField label={i === 0 ? 'Filters' : ''} labelWidth={14}>
-            <Select<string>
-              inputId={`${idPrefix}-filter-key-${i}`}
-              width={18}
-              options={keyOptions}
-              value={f.key}
-              onChange={(o) => o.value && set(i, { ...f, key: o.value })}
+    <InlineFieldRow>
+      <InlineLabel width={14} tooltip="Several = filters on one key match any of their values; != excludes; different keys must all match">
+        Filters
+      </InlineLabel>
+      <div>
+        {filters.map((f, i) => (
+          <InlineFieldRow key={i} id={`${idPrefix}-filter-row-${i}`}>
+            <InlineField>
+              <Select<string>
+                inputId={`${idPrefix}-filter-key-${i}`}
+                width={18}
+                options={keyOptions}
+                value={f.key}
+                onChange={(o) => o.value && set(i, { ...f, key: o.value })}
+              />
+            </InlineField>
+            <InlineField>
+              <RadioButtonGroup<FilterOp> options={OP_OPTIONS} value={f.op ?? '='} onChange={(op) => set(i, { ...f, op })} />
+            </InlineField>
+            <ValueSelect
+              inputId={`${idPrefix}-filter-value-${i}`}
+              filterKey={f.key}
+              value={f.value}
+              others={others(i)}
+              datasource={datasource}
+              range={range}
+              onChange={(value) => set(i, { ...f, value })}
             />
-          </InlineField>
-          <RadioButtonGroup<FilterOp>
-            id={`${idPrefix}-filter-op-${i}`}
-            options={OP_OPTIONS}
-            value={f.op ?? '='}
-            onChange={(op) => set(i, { ...f, op })}
-          />
-          <ValueSelect
-            inputId={`${idPrefix}-filter-value-${i}`}
-            filterKey={f.key}
-            value={f.value}
-            others={others(i)}
-            datasource={datasource}
-            range={range}
-            onChange={(value) => set(i, { ...f, value })}
-          />
-          <IconButton name="trash-alt" aria-label={`Remove filter ${i + 1}`} onClick={() => onChange(filters.filter((_, j) => j !== i))} />
-        </InlineFieldRow>
-      ))}
-      {draft ? (
-        <InlineFieldRow>
-          <InlineField label={filters.length === 0 ? 'Filters' : ''} labelWidth={14}>
-            <Select<string>
-              inputId={`${idPrefix}-filter-key-new`}
-              width={18}
-              options={keyOptions}
-              value={draft.key}
-              onChange={(o) => o.value && setDraft({ ...draft, key: o.value })}
+            <IconButton
+              name="trash-alt"
+              aria-label={`Remove filter ${i + 1}`}
+              style={iconStyle}
+              onClick={() => onChange(filters.filter((_, j) => j !== i))}
             />
-          </InlineField>
-          <RadioButtonGroup<FilterOp>
-            id={`${idPrefix}-filter-op-new`}
-            options={OP_OPTIONS}
-            value={draft.op}
-            onChange={(op) => setDraft({ ...draft, op })}
-          />
-          <ValueSelect
-            inputId={`${idPrefix}-filter-value-new`}
-            filterKey={draft.key}
-            others={filters}
-            datasource={datasource}
-            range={range}
-            onChange={(value) => {
-              setDraft(undefined);
-              onChange([...filters, { key: draft.key, op: draft.op, value }]);
-            }}
-          />
-          <IconButton name="times" aria-label="Discard new filter" onClick={() => setDraft(undefined)} />
-        </InlineFieldRow>
-      ) : (
-        <InlineFieldRow>
-          <InlineField label={filters.length === 0 ? 'Filters' : ''} labelWidth={14}>
-            <Button
-              id={`${idPrefix}-add-filter`}
-              variant="secondary"
-              size="sm"
-              icon="plus"
-              disabled={keys.length === 0}
-              onClick={() => setDraft({ key: keys[0], op: '=' })}
-            >
-              Filter
-            </Button>
-          </InlineField>
-        </InlineFieldRow>
-      )}
-    </div>
+          </InlineFieldRow>
+        ))}
+        {draft ? (
+          <InlineFieldRow id={`${idPrefix}-filter-row-new`}>
+            <InlineField>
+              <Select<string>
+                inputId={`${idPrefix}-filter-key-new`}
+                width={18}
+                options={keyOptions}
+                value={draft.key}
+                onChange={(o) => o.value && setDraft({ ...draft, key: o.value })}
+              />
+            </InlineField>
+            <InlineField>
+              <RadioButtonGroup<FilterOp> options={OP_OPTIONS} value={draft.op} onChange={(op) => setDraft({ ...draft, op })} />
+            </InlineField>
+            <ValueSelect
+              inputId={`${idPrefix}-filter-value-new`}
+              filterKey={draft.key}
+              others={filters}
+              datasource={datasource}
+              range={range}
+              onChange={(value) => {
+                setDraft(undefined);
+                onChange([...filters, { key: draft.key, op: draft.op, value }]);
+              }}
+            />
+            <IconButton name="times" aria-label="Discard new filter" style={iconStyle} onClick={() => setDraft(undefined)} />
+          </InlineFieldRow>
+        ) : (
+          <InlineFieldRow>
+            <InlineField>
+              <Button
+                id={`${idPrefix}-add-filter`}
+                variant="secondary"
+                icon="plus"
+                disabled={keys.length === 0}
+                onClick={() => setDraft({ key: keys[0], op: '=' })}
+              >
+                Filter
+              </Button>
+            </InlineField>
+          </InlineFieldRow>
+        )}
+      </div>
+    </InlineFieldRow>
   );
 }

@@ -170,7 +170,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
             </InlineField>
           )}
           {uses('limit') && (
-            <InlineField label="Limit" labelWidth={8} tooltip="Most rows returned">
+            <InlineField label="Limit" labelWidth={uses('by') ? 8 : 14} tooltip="Most rows returned">
               <Input
                 id="dbsec-limit"
                 type="number"
