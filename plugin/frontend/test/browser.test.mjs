@@ -78,7 +78,7 @@ async function open(editor, theme) {
 /** Waits until the last onChange model satisfies check; returns it. */
 async function modelWhere(page, check, what) {
   let last;
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 300; i++) {
     last = await page.evaluate(() => window.__model);
     if (last !== undefined && check(last)) {
       return last;
@@ -95,8 +95,8 @@ async function choose(page, inputId, label, typed) {
     await page.type('#' + inputId, typed);
   }
   // Suggestions may still be loading; options move when they arrive.
-  await page.waitForNetworkIdle({ idleTime: 150, timeout: 5000 });
-  const opt = await page.waitForSelector(`[role="option"] ::-p-text(${label})`, { timeout: 5000 });
+  await page.waitForNetworkIdle({ idleTime: 150, timeout: 15000 });
+  const opt = await page.waitForSelector(`[role="option"] ::-p-text(${label})`, { timeout: 15000 });
   await opt.click();
 }
 
@@ -104,8 +104,8 @@ async function choose(page, inputId, label, typed) {
 async function create(page, inputId, value) {
   await page.click('#' + inputId);
   await page.type('#' + inputId, value);
-  await page.waitForNetworkIdle({ idleTime: 150, timeout: 5000 });
-  await page.waitForSelector(`[role="option"] ::-p-text(${value})`, { timeout: 5000 });
+  await page.waitForNetworkIdle({ idleTime: 150, timeout: 15000 });
+  await page.waitForSelector(`[role="option"] ::-p-text(${value})`, { timeout: 15000 });
   await page.keyboard.press('Enter');
 }
 
@@ -212,7 +212,7 @@ describe('editors in Chromium', { skip }, () => {
     await choose(page, 'dbsec-by', 'user', 'use');
     await page.type('#dbsec-top', '5');
     await page.type('#dbsec-step', '5x');
-    await page.waitForSelector('::-p-text(A Go duration such as 30s, 5m or 1h)', { timeout: 5000 });
+    await page.waitForSelector('::-p-text(A Go duration such as 30s, 5m or 1h)', { timeout: 15000 });
     await retype(page, '#dbsec-step', '5m');
     await page.click('[aria-label="Remove filter 3"]');
     m = await modelWhere(page, (m) => m.step === '5m' && m.filters.length === 2, 'by, top, step and a removed filter');
@@ -313,7 +313,7 @@ describe('editors in Chromium', { skip }, () => {
 
       await page.click('#dbsec-add-url');
       await page.type('#dbsec-url-0', 'exporter-2');
-      await page.waitForSelector('::-p-text(An http:// or https:// URL)', { timeout: 5000 });
+      await page.waitForSelector('::-p-text(An http:// or https:// URL)', { timeout: 15000 });
       await retype(page, '#dbsec-url-0', 'http://exporter-2:9947');
       await page.click('#dbsec-add-url');
       await page.type('#dbsec-url-1', 'https://exporter-3:9947');
