@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
@@ -65,14 +66,77 @@ func Demo() error {
 	return err
 }
 
-// Test runs every test with the race detector: unit, golden, fuzz seeds,
-// the end-to-end --once replay and the real-tool tests.
+// Test runs every Go test with the race detector (unit, golden, fuzz seeds,
+// the end-to-end --once replay and the real-tool tests), then the plugin
+// frontend's tests (FrontendTest).
 func Test() error {
 	args := []string{"test", "-race", "-count=1", "-timeout", "20m", "./..."}
 	if testing := os.Getenv("DBSEC_TEST_FLAGS"); testing != "" {
 		args = append(args, strings.Fields(testing)...)
 	}
-	return sh.RunV("go", args...)
+	if err := sh.RunV("go", args...); err != nil {
+		return err
+	}
+	return FrontendTest()
+}
+
+// frontendDir holds the Grafana plugin's frontend (its own package.json).
+const frontendDir = "plugin/frontend"
+
+// runIn runs a command in dir with extra environment, its output going to ours.
+func runIn(dir string, env []string, name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s (in %s): %w", name, strings.Join(args, " "), dir, err)
+	}
+	return nil
+}
+
+// npmInstallNeeded tells whether plugin/frontend/node_modules is missing or
+// older than package-lock.json.
+func npmInstallNeeded() bool {
+	lock, err := os.Stat(filepath.Join(frontendDir, "package-lock.json"))
+	if err != nil {
+		return true
+	}
+	// npm ci writes node_modules/.package-lock.json last.
+	installed, err := os.Stat(filepath.Join(frontendDir, "node_modules", ".package-lock.json"))
+	if err != nil {
+		return true
+	}
+	return lock.ModTime().After(installed.ModTime())
+}
+
+// Frontend installs the plugin frontend's npm packages when needed and
+// builds it into plugin/dist (module.js, plugin.json, img, README, CHANGELOG).
+func Frontend() error {
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("the plugin frontend needs %s (Node.js 20 or later): %w", tool, err)
+		}
+	}
+	if npmInstallNeeded() {
+		fmt.Println("installing the plugin frontend's npm packages (npm ci in " + frontendDir + "); this may take a minute or two")
+		start := time.Now()
+		// puppeteer-core never downloads a browser; the tests use Debian's chromium.
+		env := []string{"PUPPETEER_SKIP_DOWNLOAD=1", "npm_config_audit=false", "npm_config_fund=false"}
+		if err := runIn(frontendDir, env, "npm", "ci"); err != nil {
+			return err
+		}
+		fmt.Printf("npm ci took %s\n", time.Since(start).Round(time.Second))
+	}
+	return runIn(frontendDir, nil, "node", "build.mjs")
+}
+
+// FrontendTest builds the plugin frontend and runs its tests (node's test
+// runner): query logic, the query model against pkg/grafana/model, plugin.json,
+// the AMD module.js, and the editors in headless Chromium.
+func FrontendTest() error {
+	mg.Deps(Frontend)
+	return runIn(frontendDir, nil, "npm", "test")
 }
 
 // Bench generates a corpus of at least 1 M lines per TiDB format and prints
