@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
@@ -38,13 +39,15 @@ func ldflags() string {
 		"-X", pkgVersion + ".Revision=" + rev,
 		"-X", pkgVersion + ".Branch=" + branch,
 		"-X", pkgVersion + ".BuildUser=mage",
+		"-X", pkgVersion + ".BuildDate=" + time.Now().UTC().Format("20060102-15:04:05"),
 	}, " ")
 }
 
 // Build compiles the exporter into bin/dbsec_exporter.
 func Build() error {
-	fmt.Println("building", binary)
-	return sh.RunV("go", "build", "-trimpath", "-ldflags", ldflags(), "-o", binary, "./exporter")
+	fmt.Printf("building %s: on a cold Go build cache this compiles about 400 packages and may take\n"+
+		"several minutes (5–7 on 2 cores); `go build -v` lists each package as it compiles. Later builds take seconds.\n", binary)
+	return sh.RunV("go", "build", "-v", "-trimpath", "-ldflags", ldflags(), "-o", binary, "./exporter")
 }
 
 // Demo runs the exporter on the bundled sample TiDB logs, on localhost.

@@ -43,7 +43,7 @@ const exporterName = "dbsec_exporter"
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// `dbsec_exporter check-config …` is the configuration-drift command.
 	if len(args) > 0 && args[0] == "check-config" {
-		return drift.Main(args[1:], stdout, stderr)
+		return checkConfig(args[1:], stdout, stderr)
 	}
 
 	// 1. Flags (they exist only in this file).

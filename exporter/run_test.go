@@ -176,19 +176,6 @@ func TestOnce(t *testing.T) {
 	lintExposition(t, out)
 }
 
-func TestCheckConfigCommand(t *testing.T) {
-	code, out, errOut := runCapture(t, context.Background(), "check-config", "--format", "json", "../pkg/drift/testdata/examples/tidb/config.toml")
-	if code != 1 {
-		t.Errorf("exit %d, want 1 (failing findings)\n%s", code, errOut)
-	}
-	if !strings.Contains(out, `"TIDB-004"`) {
-		t.Errorf("JSON output lacks TIDB-004:\n%.500s", out)
-	}
-	if code, _, _ := runCapture(t, context.Background(), "check-config", "--format", "nope", "x.toml"); code != 2 {
-		t.Errorf("bad flag: exit %d, want 2", code)
-	}
-}
-
 func readExpected(t *testing.T, path string) []string {
 	t.Helper()
 	b, err := os.ReadFile(path)
