@@ -5,17 +5,23 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
+
+	"github.com/dbsec/dbsec/internal/demo"
 )
 
 // Default target.
@@ -39,31 +45,102 @@ func ldflags() string {
 		"-X", pkgVersion + ".Revision=" + rev,
 		"-X", pkgVersion + ".Branch=" + branch,
 		"-X", pkgVersion + ".BuildUser=mage",
+		"-X", pkgVersion + ".BuildDate=" + time.Now().UTC().Format("20060102-15:04:05"),
 	}, " ")
 }
 
 // Build compiles the exporter into bin/dbsec_exporter.
 func Build() error {
-	fmt.Println("building", binary)
-	return sh.RunV("go", "build", "-trimpath", "-ldflags", ldflags(), "-o", binary, "./exporter")
+	fmt.Printf("building %s: on a cold Go build cache this compiles about 400 packages and may take\n"+
+		"several minutes (5–7 on 2 cores); `go build -v` lists each package as it compiles. Later builds take seconds.\n", binary)
+	return sh.RunV("go", "build", "-v", "-trimpath", "-ldflags", ldflags(), "-o", binary, "./exporter")
 }
 
-// Demo runs the exporter on the bundled sample TiDB logs, on localhost.
-func Demo() error {
+// Demo runs the exporter on the bundled samples of the five products
+// (testdata/demo.toml over copies whose times are shifted to the last
+// hour), posts the TDengine audit records to its receiver, prints what it
+// found, and serves http://127.0.0.1:9947/ until Ctrl-C or SIGTERM, which
+// stop the exporter too.
+func Demo(ctx context.Context) error {
 	mg.Deps(Build)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	// Start from scratch each time so that the samples are counted again.
-	if err := os.RemoveAll(filepath.Join("data", "demo")); err != nil {
+	mirror := filepath.Join("data", "demo", "run")
+	p, err := demo.Prepare(".", mirror, time.Now())
+	if err != nil {
 		return err
 	}
-	fmt.Printf("\ndbsec demo: open http://%s/ (metrics at http://%s/metrics). Ctrl-C stops it.\n\n", demoAddr, demoAddr)
-	cmd := exec.Command(binary, "--config.file", "testdata/demo.toml", "--web.listen-address", demoAddr)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.ExitCode() == -1 { // stopped by a signal (Ctrl-C)
-		return nil
+	fmt.Printf("\ndbsec demo: %d sample logs copied to %s with their %d timestamps moved by %s (the newest is a minute old)\n",
+		p.Files, mirror, p.Stamps, p.Shift.Round(time.Hour))
+	logPath := filepath.Join("data", "demo", "exporter.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return err
 	}
-	return err
+	defer logf.Close()
+	cmd := exec.Command(binary, "--config.file", p.Config, "--web.listen-address", demoAddr)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	stopWithParent(cmd) // the exporter goes when this process goes, however it is killed
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	fmt.Printf("started %s (pid %d) on %s; its log is %s\n", binary, cmd.Process.Pid, demoAddr, logPath)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopExporter := func() error {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			var ee *exec.ExitError
+			if err != nil && !(errors.As(err, &ee) && ee.ExitCode() <= 0) {
+				return fmt.Errorf("exporter: %w (see %s)", err, logPath)
+			}
+			return nil
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("the exporter did not stop within 15s of SIGTERM; killed it")
+		}
+	}
+
+	base := "http://" + demoAddr
+	client := &http.Client{Timeout: 10 * time.Second}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := demo.WaitReady(wctx, client, base); err != nil {
+		_ = stopExporter()
+		return err
+	}
+	if u, err := demo.AuditURL(p.Config); err == nil && u != "" {
+		n, err := demo.PushAudit(wctx, client, u, filepath.Join(mirror, demo.AuditRecords))
+		if err != nil {
+			_ = stopExporter()
+			return fmt.Errorf("TDengine audit push: %w", err)
+		}
+		fmt.Printf("posted %d TDengine audit records to %s/audit-batch, as taosd does\n", n, u)
+	}
+	fmt.Print("waiting for the exporter to store what it read")
+	if _, err := demo.Settle(wctx, client, base, func() { fmt.Print(".") }); err != nil {
+		_ = stopExporter()
+		return err
+	}
+	fmt.Println()
+	sum, err := demo.Report(wctx, client, base)
+	if err != nil {
+		_ = stopExporter()
+		return err
+	}
+	sum.Print(os.Stdout, base)
+	fmt.Printf("\nOpen %s/ for the overview, %s/metrics for Prometheus, %s/api/v1/openapi.yaml for the API.\n", base, base, base)
+	fmt.Println("Ctrl-C (or SIGTERM to this process) stops the demo and the exporter.")
+	select {
+	case <-ctx.Done():
+		fmt.Println("\nstopping the exporter …")
+		return stopExporter()
+	case err := <-exited:
+		return fmt.Errorf("the exporter stopped by itself: %v (see %s)", err, logPath)
+	}
 }
 
 // Test runs every Go test with the race detector (unit, golden, fuzz seeds,

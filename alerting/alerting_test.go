@@ -74,6 +74,9 @@ func TestPromtoolCheckRules(t *testing.T) {
 }
 
 func TestPromtoolTestRules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: the promtool unit tests of every alert take about 40 s")
+	}
 	promtool := tool(t, "prometheus", "promtool")
 	tests, err := filepath.Glob("tests/*.yml")
 	if err != nil || len(tests) == 0 {

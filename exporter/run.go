@@ -42,7 +42,7 @@ const exporterName = "dbsec_exporter"
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// `dbsec_exporter check-config …` is the configuration-drift command.
 	if len(args) > 0 && args[0] == "check-config" {
-		return drift.Main(args[1:], stdout, stderr)
+		return checkConfig(args[1:], stdout, stderr)
 	}
 
 	// 1. Flags (they exist only in this file).
@@ -197,23 +197,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(w, "configuration reloaded")
 	})
 	if *metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "dbsec exporter",
-			Description: "Security metrics from database audit and access logs",
-			Version:     version.Info(),
-			Profiling:   "false", // no pprof handlers are served
-			Links: []web.LandingLinks{
-				{Address: *metricsPath, Text: "Metrics"},
-				{Address: "/-/healthy", Text: "Health"},
-				{Address: "/api/v1/status", Text: "API status"},
-				{Address: "/api/v1/openapi.yaml", Text: "API description (OpenAPI)"},
-			},
-		})
-		if err != nil {
-			logger.Error("landing page", "err", err)
-			return 1
+		// The landing page: sources, detections, findings, store (landing.go).
+		lo := landingOptions{Version: version.Info(), MetricsPath: *metricsPath, ConfigFile: *configFile, Sources: mgr.sourceStatus, Gatherer: reg, Logger: logger.With("component", "landing")}
+		if out.store != nil {
+			lo.Querier = out.store
 		}
-		mux.Handle("/", landing)
+		mux.Handle("/", newLandingPage(lo))
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)

@@ -228,6 +228,9 @@ func freePort(t *testing.T) string {
 // TestRsyslogForward runs rsyslogd as a relay: logger → rsyslog imtcp →
 // omfwd TCP (octet-counted, then newline framing) → our TCP listener.
 func TestRsyslogForward(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: real-tool test (rsyslogd)")
+	}
 	rsyslogd := need(t, "rsyslogd", "rsyslog")
 	logger := need(t, "logger", "bsdutils")
 	for _, framing := range []string{"octet-counted", "traditional"} {
