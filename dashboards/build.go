@@ -40,6 +40,13 @@ const (
 	VarDBSec      = "dbsec"
 )
 
+// Uids of the data sources in provisioning/datasources.yaml, selected by
+// default in the data source variables.
+const (
+	ProvisionedPrometheusUID = "prometheus"
+	ProvisionedDBSecUID      = "dbsec"
+)
+
 // Tags.
 const (
 	tagAll     = "dbsec"
@@ -207,11 +214,13 @@ func newBoard(s spec) *board {
 		WithVariable(dashboard.NewDatasourceVariableBuilder(VarPrometheus).
 			Label("Prometheus").
 			Description("The Prometheus that scrapes the dbsec exporters.").
-			Type("prometheus")).
+			Type("prometheus").
+			Current(option(ProvisionedPrometheusUID))).
 		WithVariable(dashboard.NewDatasourceVariableBuilder(VarDBSec).
 			Label("dbsec").
 			Description("The dbsec data source: the event store, detections and findings of the exporters.").
-			Type(PluginID))
+			Type(PluginID).
+			Current(option(ProvisionedDBSecUID)))
 	// Every dashboard links to the others; product dashboards also to
 	// each other in their own menu.
 	d.Link(dashboard.NewDashboardLinkBuilder("dbsec").
