@@ -278,3 +278,9 @@ func Clean() error {
 	_ = runtime.GOOS
 	return nil
 }
+
+// Dashboards regenerates the Grafana dashboards (dashboards/*.json) and
+// dashboards/includes.json from the generator in dashboards/gen.
+func Dashboards() error {
+	return sh.RunV("go", "run", "./dashboards/gen", "-dir", "dashboards")
+}
