@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/store"
 )
 
@@ -142,12 +141,6 @@ func groupBy(d store.Dimension, f *store.Filter) (pre, field string) {
 	return pre, "detections"
 }
 
-// dimValue converts a grouped field value back (enum names are stored as
-// names, so every value is already what the API shows).
-func dimValue(_ store.Dimension, v string) string { return v }
-
-var _ = event.CategoryOther
-
 // Cursors are opaque: base64url of "kind:a:b".
 func encodeCursor(kind string, a int64, b uint64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + strconv.FormatInt(a, 10) + ":" + strconv.FormatUint(b, 10)))
@@ -175,5 +168,7 @@ func decodeCursor(kind, s string) (int64, uint64, error) {
 // _time desc, tb desc.
 func after(t int64, tb uint64) string {
 	at := ts(time.Unix(0, t))
-	return "(_time:<" + at + " or (_time:[" + at + ", " + at + "] tb:<" + strconv.FormatUint(tb, 10) + "))"
+	// The plain upper bound first, so that VictoriaLogs can skip
+	// blocks by time.
+	return "_time:<=" + at + " (_time:<" + at + " or tb:<" + strconv.FormatUint(tb, 10) + ")"
 }

@@ -2,4 +2,4 @@
 
 package victorialogs
 
-const suiteN = 20000
+const suiteN = 8000
