@@ -269,11 +269,11 @@ func writeExtras(ctx context.Context, t *testing.T, dir, bin string) string {
 		t.Fatal(err)
 	}
 	cmd := exec.CommandContext(ctx, bin, "check-config", "--target", "extras-tidb="+tidb,
-		"--snapshot", filepath.Join(dir, "approved.json"), "--approve", "--hmac-key-file", filepath.Join(dir, "drift.key"))
+		"--snapshot.file", filepath.Join(dir, "approved.json"), "--snapshot.approve", "--hmac-key.file", filepath.Join(dir, "drift.key"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != 1 { // 1: failing findings, expected
-			t.Fatalf("check-config --approve: %v\n%s", err, out)
+			t.Fatalf("check-config --snapshot.approve: %v\n%s", err, out)
 		}
 	}
 	changed := strings.Replace(strings.Replace(string(conf), "port = 4000", "port = 4001", 1), "token-limit = 1000", "token-limit = 2000", 1)
