@@ -326,6 +326,11 @@ describe('editors in Chromium', { skip }, () => {
       assert.equal(m.url, 'https://exporter-1:9947');
       assert.equal(m.basicAuth, true);
       await shoot(page, 'config-editor', theme);
+      if (theme === 'dark') {
+        assert.deepEqual(errors, []); // the flow after this is the same in both themes
+        await page.close();
+        return;
+      }
 
       await page.click('[aria-label="Remove exporter 2"]');
       m = await modelWhere(page, (m) => m.jsonData.urls?.length === 1, 'one further exporter');
@@ -354,6 +359,11 @@ describe('editors in Chromium', { skip }, () => {
       });
       assert.ok(changes.every((c) => c.kind === 'variable' && c.model.query.queryType === 'values'));
       await shoot(page, 'variable-editor', theme);
+      if (theme === 'dark') {
+        assert.deepEqual(errors, []); // the flow after this is the same in both themes
+        await page.close();
+        return;
+      }
 
       // The real DataSource with Grafana's real runtime: metricFindQuery → getResource → HTTP.
       const found = await page.evaluate(async (q) => {
