@@ -23,6 +23,7 @@ let data;
 let declared;
 let plugin;
 const resourceCalls = [];
+const queryRequests = [];
 
 before(() => {
   const file = join(PLUGIN, 'dist', 'module.js');
@@ -36,7 +37,12 @@ before(() => {
   data = require('@grafana/data');
 
   const srv = templateSrv({ users: ['alice', 'bob'], sys: 'tidb' });
+  const rxjs = require('rxjs');
   class DataSourceWithBackend extends data.DataSourceApi {
+    query(request) {
+      queryRequests.push(request);
+      return rxjs.of({ data: [] });
+    }
     async getResource(path, params) {
       resourceCalls.push({ path, params });
       return path === 'keys' ? ['user', 'system'] : ['v1', 'v2'];
@@ -44,7 +50,7 @@ before(() => {
   }
   const runtime = { DataSourceWithBackend, getTemplateSrv: () => srv };
   const ui = new Proxy({}, { get: (_, name) => (name === '__esModule' ? false : function Stub() { return null; }) });
-  const mods = { '@grafana/data': data, '@grafana/runtime': runtime, '@grafana/ui': ui, react: require('react'), rxjs: require('rxjs') };
+  const mods = { '@grafana/data': data, '@grafana/runtime': runtime, '@grafana/ui': ui, react: require('react'), rxjs };
 
   let exported;
   const define = (deps, factory) => {
@@ -104,4 +110,49 @@ test('its data source works through the Grafana APIs', async () => {
   assert.deepEqual(found, [{ text: 'v1', value: 'v1' }, { text: 'v2', value: 'v2' }]);
   assert.deepEqual(resourceCalls, [{ path: 'values/client_ip', params: { from: '1000', to: '2000', system: 'tidb' } }]);
   assert.deepEqual(await ds.getTagKeys(), [{ text: 'user' }, { text: 'system' }]);
+});
+
+test('log context and logs volume requests', async () => {
+  const ds = new plugin.DataSourceClass({
+    id: 1, uid: 'dbsec', type: 'dbsec-audit-datasource', name: 'dbsec', access: 'proxy', jsonData: {},
+    meta: { id: 'dbsec-audit-datasource', name: 'dbsec', type: 'datasource', info: {} },
+  });
+  const t = Date.UTC(2026, 0, 2, 3, 4, 5);
+  // A logs row as Grafana builds it: labels from the frame's labels field, other fields by name.
+  const row = {
+    uid: 'r1',
+    rowIndex: 1,
+    timeEpochMs: t,
+    labels: { source: 'tidb-1', user: 'alice' },
+    dataFrame: { fields: [{ name: 'Connection ID', values: ['5', '77'] }] },
+  };
+  const q = await ds.getLogRowContextQuery(row, { direction: data.LogRowContextQueryDirection.Backward, limit: 30 });
+  assert.deepEqual(q.filters, [
+    { key: 'source', op: '=', value: 'tidb-1' },
+    { key: 'connection_id', op: '=', value: '77' },
+  ]);
+  assert.equal(q.limit, 30);
+  assert.deepEqual(q.datasource, { type: 'dbsec-audit-datasource', uid: 'dbsec' });
+
+  queryRequests.length = 0;
+  const res = await ds.getLogRowContext(row, { direction: data.LogRowContextQueryDirection.Forward, limit: 10 });
+  assert.deepEqual(res, { data: [] });
+  assert.equal(queryRequests.length, 1);
+  const req = queryRequests[0];
+  assert.equal(req.range.from.valueOf(), t);
+  assert.equal(req.range.to.valueOf(), t + 3600 * 1000);
+  assert.equal(req.targets[0].queryType, 'events');
+  assert.equal(req.targets[0].limit, 10);
+  assert.deepEqual(await ds.getLogRowContext({ ...row, labels: {}, dataFrame: { fields: [] } }), { data: [] }, 'no context without identifying fields');
+
+  const vol = ds.getSupplementaryRequest(data.SupplementaryQueryType.LogsVolume, {
+    requestId: 'Q1',
+    targets: [
+      { refId: 'A', queryType: 'events', filters: [{ key: 'user', op: '=', value: 'bob' }] },
+      { refId: 'B', queryType: 'top', by: 'user' },
+    ],
+  });
+  assert.equal(vol.requestId, 'Q1_log_volume');
+  assert.deepEqual(vol.targets, [{ refId: 'log-volume-A', queryType: 'series', by: 'category', filters: [{ key: 'user', op: '=', value: 'bob' }] }]);
+  assert.equal(ds.getSupplementaryRequest(data.SupplementaryQueryType.LogsVolume, { requestId: 'Q2', targets: [{ refId: 'B', queryType: 'top' }] }), undefined);
 });

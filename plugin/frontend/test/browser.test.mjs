@@ -89,7 +89,7 @@ async function modelWhere(page, check, what) {
 }
 
 /** Opens a Select by its input id, optionally types to filter, and clicks the option with that text. */
-async function choose(page, inputId, label, typed) {
+async function choose(page, inputId, label, typed, screenshot) {
   await page.click('#' + inputId);
   if (typed) {
     await page.type('#' + inputId, typed);
@@ -97,6 +97,9 @@ async function choose(page, inputId, label, typed) {
   // Suggestions may still be loading; options move when they arrive.
   await page.waitForNetworkIdle({ idleTime: 150, timeout: 15000 });
   const opt = await page.waitForSelector(`[role="option"] ::-p-text(${label})`, { timeout: 15000 });
+  if (screenshot) {
+    await page.screenshot({ path: join(ARTIFACTS, screenshot), fullPage: true });
+  }
   await opt.click();
 }
 
@@ -166,7 +169,7 @@ describe('editors in Chromium', { skip }, () => {
     await page.click('#dbsec-add-filter');
     await choose(page, 'dbsec-filter-key-new', 'user', 'user');
     await clickRadio(page, '#dbsec-filter-row-new', '!=');
-    await choose(page, 'dbsec-filter-value-new', 'bob');
+    await choose(page, 'dbsec-filter-value-new', 'bob', undefined, 'query-editor-suggestions-light.png');
     m = await modelWhere(page, (m) => m.filters?.length === 2, 'the second filter');
     assert.deepEqual(m.filters[1], { key: 'user', op: '!=', value: 'bob' });
     const [call] = resourceCalls('values/user');
@@ -323,6 +326,11 @@ describe('editors in Chromium', { skip }, () => {
       assert.equal(m.url, 'https://exporter-1:9947');
       assert.equal(m.basicAuth, true);
       await shoot(page, 'config-editor', theme);
+      if (theme === 'dark') {
+        assert.deepEqual(errors, []); // the flow after this is the same in both themes
+        await page.close();
+        return;
+      }
 
       await page.click('[aria-label="Remove exporter 2"]');
       m = await modelWhere(page, (m) => m.jsonData.urls?.length === 1, 'one further exporter');
@@ -351,6 +359,11 @@ describe('editors in Chromium', { skip }, () => {
       });
       assert.ok(changes.every((c) => c.kind === 'variable' && c.model.query.queryType === 'values'));
       await shoot(page, 'variable-editor', theme);
+      if (theme === 'dark') {
+        assert.deepEqual(errors, []); // the flow after this is the same in both themes
+        await page.close();
+        return;
+      }
 
       // The real DataSource with Grafana's real runtime: metricFindQuery → getResource → HTTP.
       const found = await page.evaluate(async (q) => {

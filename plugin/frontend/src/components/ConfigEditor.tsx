@@ -59,7 +59,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           <IconButton name="trash-alt" aria-label={`Remove exporter ${i + 2}`} onClick={() => setUrls(urls.filter((_, j) => j !== i))} />
         </InlineFieldRow>
       ))}
-      <Button id="dbsec-add-url" variant="secondary" size="sm" icon="plus" onClick={() => setUrls([...urls, ''])}>
+      <Button id="dbsec-add-url" variant="secondary" icon="plus" onClick={() => setUrls([...urls, ''])}>
         Add exporter
       </Button>
     </div>
