@@ -65,6 +65,7 @@ func Demo(ctx context.Context) error {
 	mg.Deps(Build)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx = untilOrphaned(ctx)
 	// Start from scratch each time so that the samples are counted again.
 	mirror := filepath.Join("data", "demo", "run")
 	p, err := demo.Prepare(".", mirror, time.Now())
@@ -141,6 +142,27 @@ func Demo(ctx context.Context) error {
 	case err := <-exited:
 		return fmt.Errorf("the exporter stopped by itself: %v (see %s)", err, logPath)
 	}
+}
+
+// untilOrphaned returns a context that ends when this process's parent
+// goes away. SIGTERM to `go tool mage demo` ends the go command and mage
+// but not this compiled target, which the kernel then hands to another
+// parent: that is the signal to stop the exporter and exit.
+func untilOrphaned(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	parent := os.Getppid()
+	go func() {
+		defer cancel()
+		for os.Getppid() == parent {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		fmt.Println("\nthe demo's parent process is gone")
+	}()
+	return ctx
 }
 
 // Test runs every test with the race detector: unit, golden, fuzz seeds,
