@@ -175,6 +175,18 @@ func Test() error {
 	return sh.RunV("go", args...)
 }
 
+// TestShort is the inner loop: every test with the race detector and
+// -short, which skips the slow tests that start real servers and tools
+// (mariadbd, postgres, nginx, rsyslogd, promtool rule tests, Prometheus end
+// to end), the exporter binary's process tests and CPU measurements.
+func TestShort() error {
+	args := []string{"test", "-race", "-short", "-count=1", "-timeout", "10m", "./..."}
+	if testing := os.Getenv("DBSEC_TEST_FLAGS"); testing != "" {
+		args = append(args, strings.Fields(testing)...)
+	}
+	return sh.RunV("go", args...)
+}
+
 // Bench generates a corpus of at least 1 M lines per TiDB format and prints
 // parse + classify + count throughput (lines/s and MB/s) on one core.
 func Bench() error {
