@@ -232,7 +232,7 @@ func lintExposition(t *testing.T, text string) {
 
 func TestConfigCheck(t *testing.T) {
 	code, out, _ := runCapture(t, context.Background(), "--config.check", "--config.file", "../testdata/demo.toml")
-	if code != 0 || !strings.Contains(out, "configuration OK (3 sources)") {
+	if code != 0 || !strings.Contains(out, "configuration OK (8 sources)") {
 		t.Errorf("exit %d, stdout %q", code, out)
 	}
 	code, _, errOut := runCapture(t, context.Background(), "--config.check", "--config.file", "../pkg/config/testdata/bad.toml")
