@@ -65,6 +65,7 @@ func Demo(ctx context.Context) error {
 	mg.Deps(Build)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx = untilOrphaned(ctx)
 	// Start from scratch each time so that the samples are counted again.
 	mirror := filepath.Join("data", "demo", "run")
 	p, err := demo.Prepare(".", mirror, time.Now())
@@ -143,6 +144,27 @@ func Demo(ctx context.Context) error {
 	}
 }
 
+// untilOrphaned returns a context that ends when this process's parent
+// goes away. SIGTERM to `go tool mage demo` ends the go command and mage
+// but not this compiled target, which the kernel then hands to another
+// parent: that is the signal to stop the exporter and exit.
+func untilOrphaned(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	parent := os.Getppid()
+	go func() {
+		defer cancel()
+		for os.Getppid() == parent {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		fmt.Println("\nthe demo's parent process is gone")
+	}()
+	return ctx
+}
+
 // Test runs every Go test with the race detector (unit, golden, fuzz seeds,
 // the end-to-end --once replay and the real-tool tests), then the plugin
 // frontend's tests (FrontendTest).
@@ -214,6 +236,18 @@ func Frontend() error {
 func FrontendTest() error {
 	mg.Deps(Frontend)
 	return runIn(frontendDir, nil, "npm", "test")
+}
+
+// TestShort is the inner loop: every test with the race detector and
+// -short, which skips the slow tests that start real servers and tools
+// (mariadbd, postgres, nginx, rsyslogd, promtool rule tests, Prometheus end
+// to end), the exporter binary's process tests and CPU measurements.
+func TestShort() error {
+	args := []string{"test", "-race", "-short", "-count=1", "-timeout", "10m", "./..."}
+	if testing := os.Getenv("DBSEC_TEST_FLAGS"); testing != "" {
+		args = append(args, strings.Fields(testing)...)
+	}
+	return sh.RunV("go", args...)
 }
 
 // Bench generates a corpus of at least 1 M lines per TiDB format and prints

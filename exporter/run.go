@@ -117,7 +117,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			reg.MustRegister(d.Collector())
 			stage = d
 		}
-		if err := replayOnce(ctx, cfg, sources, stage, nil, ids, logger); err != nil {
+		pctx, stopProgress := context.WithCancel(ctx)
+		go reportProgress(pctx, reg, true, logger) // progress.go: long replays say how far they are
+		err := replayOnce(ctx, cfg, sources, stage, nil, ids, logger)
+		stopProgress()
+		if err != nil {
 			logger.Error("replay failed", "err", err)
 			return 1
 		}
@@ -161,6 +165,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	reload.success(time.Now())
+	go reportProgress(ctx, reg, false, logger) // progress.go: a source reading a backlog says how far it is
 	reloadCh := make(chan chan error)
 	go reloader(ctx, *configFile, mgr, reload, reloadCh, logger)
 
