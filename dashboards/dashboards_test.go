@@ -499,3 +499,26 @@ func TestIncludes(t *testing.T) {
 		}
 	}
 }
+
+// TestReference: the panel reference in docs/dashboards.md is up to date.
+func TestReference(t *testing.T) {
+	boards, err := Boards()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := Reference(boards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../docs/dashboards.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := replaceReference(string(b), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want != string(b) {
+		t.Error("docs/dashboards.md: the panel reference is not the generator's: run go tool mage dashboards")
+	}
+}

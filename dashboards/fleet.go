@@ -117,7 +117,7 @@ var overviewSpec = spec{
 		by = []string{"severity"}
 		b.bars("Detections by severity", "Detections per interval by severity. Click a bar for the Detections dashboard.", 12, 8,
 			pq{expr: `sum by (severity) (increase(dbsec_detections_total{instance=~"$instance"}[$__rate_interval])) > 0`,
-				legend: "{{severity}}", by: by, links: []link{detectionsLink(by), eventsLink(by)}})
+				legend: "{{severity}}", by: by, links: []link{detectionsLink(by)}})
 		b.dbsecTable("Latest critical detections", "The most recent critical detections from the event store. Click a rule, user or client address for the evidence events.", 24, 8,
 			model.Query{QueryType: model.Detections, Filters: filters(model.KeySeverity, detect.SevCritical), Limit: 50},
 			evidenceLinks()...)
