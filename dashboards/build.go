@@ -397,7 +397,8 @@ func fixedKeys(fixed []string) []string {
 type pq struct {
 	expr, legend string
 	by           []string
-	instant      bool
+	instant      bool // an instant query (stat, bar gauge, table)
+	table        bool // format table (one row per series, for tables)
 	links        []link
 }
 
@@ -416,9 +417,12 @@ func promTarget(q pq, ref string) cog.Builder[variants.Dataquery] {
 	if q.legend != "" {
 		t.LegendFormat(q.legend)
 	}
-	if q.instant {
+	switch {
+	case q.instant && q.table:
 		t.Instant().Format(prometheus.PromQueryFormatTable)
-	} else {
+	case q.instant:
+		t.Instant().Format(prometheus.PromQueryFormatTimeSeries)
+	default:
 		t.Range()
 	}
 	return t

@@ -499,3 +499,68 @@ func TestIncludes(t *testing.T) {
 		}
 	}
 }
+
+// TestReference: the panel reference in docs/dashboards.md is up to date.
+func TestReference(t *testing.T) {
+	boards, err := Boards()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := Reference(boards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../docs/dashboards.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := replaceReference(string(b), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want != string(b) {
+		t.Error("docs/dashboards.md: the panel reference is not the generator's: run go tool mage dashboards")
+	}
+}
+
+func TestInterpolate(t *testing.T) {
+	q := model.Query{QueryType: model.Events, Q: "${q}", By: "$by", Filters: []model.Filter{
+		{Key: "source", Op: "=", Value: "${source}"},     // All: dropped
+		{Key: "category", Op: "=", Value: "${category}"}, // two values: alternatives
+		{Key: "user", Op: "=", Value: "${user}"},         // empty: dropped
+		{Key: "system", Op: "=", Value: "tidb"},          // literal: kept
+		{Key: "outcome", Op: "!=", Value: "$outcome"},
+	}}
+	got := Interpolate(q, map[string][]string{"category": {"login", "ddl"}, "user": {""}, "q": {"grant"}, "by": {"user"}, "outcome": {"success"}})
+	want := []model.Filter{{Key: "category", Op: "=", Value: "login"}, {Key: "category", Op: "=", Value: "ddl"},
+		{Key: "system", Op: "=", Value: "tidb"}, {Key: "outcome", Op: "!=", Value: "success"}}
+	if !slices.Equal(got.Filters, want) || got.Q != "grant" || got.By != "user" {
+		t.Errorf("Interpolate = %+v", got)
+	}
+}
+
+// TestDBSecQueriesInterpolated: the interpolated queries are complete (no variable
+// left) and every query type the dashboards use is among them.
+func TestDBSecQueriesInterpolated(t *testing.T) {
+	qs, err := DBSecQueries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[model.QueryType]int{}
+	for _, q := range qs {
+		types[q.Query.QueryType]++
+		b, _ := json.Marshal(q.Query)
+		if strings.Contains(string(b), "$") {
+			t.Errorf("%s: variable left after interpolation: %s", q, b)
+		}
+		if q.Query.QueryType == model.Series && q.Query.By == "" {
+			t.Errorf("%s: series query without by", q)
+		}
+	}
+	for _, qt := range []model.QueryType{model.Events, model.Series, model.Top, model.Detections, model.Findings, model.DriftChanges, model.Integrity, model.Status, model.Values} {
+		if types[qt] == 0 {
+			t.Errorf("no %s query in the dashboards", qt)
+		}
+	}
+	t.Logf("%d dbsec queries: %v", len(qs), types)
+}

@@ -114,7 +114,7 @@ func productCommon(b *board, p product) {
 		pq{expr: fmt.Sprintf(`sum(increase(dbsec_login_attempts_total%s[$__range]))`, S(`outcome="`+outFailure+`"`)),
 			links: []link{eventsLink(nil, p.fixed(model.KeyCategory, catLogin, model.KeyOutcome, outFailure)...)}}, 1, 20)
 	b.stat("Login failure ratio", "Failed logins over all logins in the time range.", "percentunit", 4,
-		pq{expr: fmt.Sprintf(`sum(increase(dbsec_login_attempts_total%s[$__range])) / sum(increase(dbsec_login_attempts_total%s[$__range]))`,
+		pq{expr: fmt.Sprintf(`sum(increase(dbsec_login_attempts_total%s[$__range])) / (sum(increase(dbsec_login_attempts_total%s[$__range])) > 0)`,
 			S(`outcome="`+outFailure+`"`), S()),
 			links: []link{eventsLink(nil, p.fixed(model.KeyCategory, catLogin, model.KeyOutcome, outFailure)...)}}, 0.1, 0.5)
 	b.stat("Access denials", "Statements and logins refused for lack of privilege in the time range.", "short", 4,

@@ -389,6 +389,7 @@ func (s *Stack) start(ctx context.Context, name, bin string, args ...string) err
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.Dir = s.Dir
+	detach(cmd)
 	if err := cmd.Start(); err != nil {
 		lf.Close()
 		return fmt.Errorf("start %s: %w", name, err)
