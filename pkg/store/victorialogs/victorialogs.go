@@ -96,7 +96,7 @@ type Store struct {
 	verifyMu sync.Mutex
 
 	stored, dropped, skipped, werrs, resent atomic.Int64
-	lastErr                         atomic.Value // string
+	lastErr                                 atomic.Value // string
 
 	statsMu   sync.Mutex
 	fleet     store.Stats // Events, Oldest, Newest from VictoriaLogs
