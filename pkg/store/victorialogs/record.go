@@ -65,7 +65,10 @@ func eventFields(dst []kv, ev *event.Event, exporter string) []kv {
 	}
 	add("digest", ev.Digest)
 	if ev.HasDuration {
-		add("duration_seconds", strconv.FormatFloat(ev.Duration, 'f', -1, 64))
+		// With a unit, so that VictoriaLogs keeps the text: a column it
+		// stores as floats can come back with other digits
+		// (0.0031 as 0.0031000000000000003).
+		add("duration", strconv.FormatFloat(ev.Duration, 'f', -1, 64)+"s")
 	}
 	add("exporter", exporter)
 	add("format", ev.Format)
@@ -310,8 +313,8 @@ func (r row) toEvent() (*event.Event, error) {
 		ev.Rows, _ = strconv.ParseInt(v, 10, 64)
 		ev.HasRows = true
 	}
-	if v, ok := r["duration_seconds"]; ok && v != "" {
-		ev.Duration, _ = strconv.ParseFloat(v, 64)
+	if v, ok := r["duration"]; ok && v != "" {
+		ev.Duration, _ = strconv.ParseFloat(strings.TrimSuffix(v, "s"), 64)
 		ev.HasDuration = true
 	}
 	return ev, nil
