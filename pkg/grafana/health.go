@@ -80,6 +80,10 @@ func describeErr(err error, basicAuth bool) string {
 			return "403 Forbidden: the exporter refused access"
 		case 404:
 			return "404 Not Found: no dbsec API at this URL; check the URL (scheme, host, port, no /api/v1 suffix) and that the exporter has a [store] configured"
+		case 400:
+			if strings.Contains(ae.Message, "HTTPS server") {
+				return "the exporter speaks HTTPS at this address; use an https:// URL"
+			}
 		case 503:
 			return "503: the exporter's store did not answer in time (" + ae.Message + ")"
 		}
