@@ -6,21 +6,27 @@ package main
 
 import (
 	"archive/zip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/build"
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
+
+	"github.com/dbsec/dbsec/internal/demo"
 )
 
 // Default target.
@@ -44,37 +50,205 @@ func ldflags() string {
 		"-X", pkgVersion + ".Revision=" + rev,
 		"-X", pkgVersion + ".Branch=" + branch,
 		"-X", pkgVersion + ".BuildUser=mage",
+		"-X", pkgVersion + ".BuildDate=" + time.Now().UTC().Format("20060102-15:04:05"),
 	}, " ")
 }
 
 // Build compiles the exporter into bin/dbsec_exporter.
 func Build() error {
-	fmt.Println("building", binary)
-	return sh.RunV("go", "build", "-trimpath", "-ldflags", ldflags(), "-o", binary, "./exporter")
+	fmt.Printf("building %s: on a cold Go build cache this compiles about 400 packages and may take\n"+
+		"several minutes (5–7 on 2 cores); `go build -v` lists each package as it compiles. Later builds take seconds.\n", binary)
+	return sh.RunV("go", "build", "-v", "-trimpath", "-ldflags", ldflags(), "-o", binary, "./exporter")
 }
 
-// Demo runs the exporter on the bundled sample TiDB logs, on localhost.
-func Demo() error {
+// Demo runs the exporter on the bundled samples of the five products
+// (testdata/demo.toml over copies whose times are shifted to the last
+// hour), posts the TDengine audit records to its receiver, prints what it
+// found, and serves http://127.0.0.1:9947/ until Ctrl-C or SIGTERM, which
+// stop the exporter too.
+func Demo(ctx context.Context) error {
 	mg.Deps(Build)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx = untilOrphaned(ctx)
 	// Start from scratch each time so that the samples are counted again.
-	if err := os.RemoveAll(filepath.Join("data", "demo")); err != nil {
+	mirror := filepath.Join("data", "demo", "run")
+	p, err := demo.Prepare(".", mirror, time.Now())
+	if err != nil {
 		return err
 	}
-	fmt.Printf("\ndbsec demo: open http://%s/ (metrics at http://%s/metrics). Ctrl-C stops it.\n\n", demoAddr, demoAddr)
-	cmd := exec.Command(binary, "--config.file", "testdata/demo.toml", "--web.listen-address", demoAddr)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.ExitCode() == -1 { // stopped by a signal (Ctrl-C)
-		return nil
+	fmt.Printf("\ndbsec demo: %d sample logs copied to %s with their %d timestamps moved by %s (the newest is a minute old)\n",
+		p.Files, mirror, p.Stamps, p.Shift.Round(time.Hour))
+	logPath := filepath.Join("data", "demo", "exporter.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return err
 	}
-	return err
+	defer logf.Close()
+	cmd := exec.Command(binary, "--config.file", p.Config, "--web.listen-address", demoAddr)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	stopWithParent(cmd) // the exporter goes when this process goes, however it is killed
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	fmt.Printf("started %s (pid %d) on %s; its log is %s\n", binary, cmd.Process.Pid, demoAddr, logPath)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopExporter := func() error {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			var ee *exec.ExitError
+			if err != nil && !(errors.As(err, &ee) && ee.ExitCode() <= 0) {
+				return fmt.Errorf("exporter: %w (see %s)", err, logPath)
+			}
+			return nil
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("the exporter did not stop within 15s of SIGTERM; killed it")
+		}
+	}
+
+	base := "http://" + demoAddr
+	client := &http.Client{Timeout: 10 * time.Second}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := demo.WaitReady(wctx, client, base); err != nil {
+		_ = stopExporter()
+		return err
+	}
+	if u, err := demo.AuditURL(p.Config); err == nil && u != "" {
+		n, err := demo.PushAudit(wctx, client, u, filepath.Join(mirror, demo.AuditRecords))
+		if err != nil {
+			_ = stopExporter()
+			return fmt.Errorf("TDengine audit push: %w", err)
+		}
+		fmt.Printf("posted %d TDengine audit records to %s/audit-batch, as taosd does\n", n, u)
+	}
+	fmt.Print("waiting for the exporter to store what it read")
+	if _, err := demo.Settle(wctx, client, base, func() { fmt.Print(".") }); err != nil {
+		_ = stopExporter()
+		return err
+	}
+	fmt.Println()
+	sum, err := demo.Report(wctx, client, base)
+	if err != nil {
+		_ = stopExporter()
+		return err
+	}
+	sum.Print(os.Stdout, base)
+	fmt.Printf("\nOpen %s/ for the overview, %s/metrics for Prometheus, %s/api/v1/openapi.yaml for the API.\n", base, base, base)
+	fmt.Println("Ctrl-C (or SIGTERM to this process) stops the demo and the exporter.")
+	select {
+	case <-ctx.Done():
+		fmt.Println("\nstopping the exporter …")
+		return stopExporter()
+	case err := <-exited:
+		return fmt.Errorf("the exporter stopped by itself: %v (see %s)", err, logPath)
+	}
 }
 
-// Test runs every test with the race detector: unit, golden, fuzz seeds,
-// the end-to-end --once replay and the real-tool tests.
+// untilOrphaned returns a context that ends when this process's parent
+// goes away. SIGTERM to `go tool mage demo` ends the go command and mage
+// but not this compiled target, which the kernel then hands to another
+// parent: that is the signal to stop the exporter and exit.
+func untilOrphaned(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	parent := os.Getppid()
+	go func() {
+		defer cancel()
+		for os.Getppid() == parent {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		fmt.Println("\nthe demo's parent process is gone")
+	}()
+	return ctx
+}
+
+// Test runs every Go test with the race detector (unit, golden, fuzz seeds,
+// the end-to-end --once replay and the real-tool tests), then the plugin
+// frontend's tests (FrontendTest).
 func Test() error {
 	args := []string{"test", "-race", "-count=1", "-timeout", "20m", "./..."}
+	if testing := os.Getenv("DBSEC_TEST_FLAGS"); testing != "" {
+		args = append(args, strings.Fields(testing)...)
+	}
+	if err := sh.RunV("go", args...); err != nil {
+		return err
+	}
+	return FrontendTest()
+}
+
+// frontendDir holds the Grafana plugin's frontend (its own package.json).
+const frontendDir = "plugin/frontend"
+
+// runIn runs a command in dir with extra environment, its output going to ours.
+func runIn(dir string, env []string, name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s (in %s): %w", name, strings.Join(args, " "), dir, err)
+	}
+	return nil
+}
+
+// npmInstallNeeded tells whether plugin/frontend/node_modules is missing or
+// older than package-lock.json.
+func npmInstallNeeded() bool {
+	lock, err := os.Stat(filepath.Join(frontendDir, "package-lock.json"))
+	if err != nil {
+		return true
+	}
+	// npm ci writes node_modules/.package-lock.json last.
+	installed, err := os.Stat(filepath.Join(frontendDir, "node_modules", ".package-lock.json"))
+	if err != nil {
+		return true
+	}
+	return lock.ModTime().After(installed.ModTime())
+}
+
+// Frontend installs the plugin frontend's npm packages when needed and
+// builds it into plugin/dist (module.js, plugin.json, img, README, CHANGELOG).
+func Frontend() error {
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("the plugin frontend needs %s (Node.js 20 or later): %w", tool, err)
+		}
+	}
+	if npmInstallNeeded() {
+		fmt.Println("installing the plugin frontend's npm packages (npm ci in " + frontendDir + "); this may take a minute or two")
+		start := time.Now()
+		// puppeteer-core never downloads a browser; the tests use Debian's chromium.
+		env := []string{"PUPPETEER_SKIP_DOWNLOAD=1", "npm_config_audit=false", "npm_config_fund=false"}
+		if err := runIn(frontendDir, env, "npm", "ci"); err != nil {
+			return err
+		}
+		fmt.Printf("npm ci took %s\n", time.Since(start).Round(time.Second))
+	}
+	return runIn(frontendDir, nil, "node", "build.mjs")
+}
+
+// FrontendTest builds the plugin frontend and runs its tests (node's test
+// runner): query logic, the query model against pkg/grafana/model, plugin.json,
+// the AMD module.js, and the editors in headless Chromium.
+func FrontendTest() error {
+	mg.Deps(Frontend)
+	return runIn(frontendDir, nil, "npm", "test")
+}
+
+// TestShort is the inner loop: every test with the race detector and
+// -short, which skips the slow tests that start real servers and tools
+// (mariadbd, postgres, nginx, rsyslogd, promtool rule tests, Prometheus end
+// to end), the exporter binary's process tests and CPU measurements.
+func TestShort() error {
+	args := []string{"test", "-race", "-short", "-count=1", "-timeout", "10m", "./..."}
 	if testing := os.Getenv("DBSEC_TEST_FLAGS"); testing != "" {
 		args = append(args, strings.Fields(testing)...)
 	}
@@ -334,4 +508,10 @@ func zipDir(dir, zipPath, top string) error {
 		err = cerr
 	}
 	return err
+}
+
+// Dashboards regenerates the Grafana dashboards (dashboards/*.json) and
+// dashboards/includes.json from the generator in dashboards/gen.
+func Dashboards() error {
+	return sh.RunV("go", "run", "./dashboards/gen", "-dir", "dashboards")
 }

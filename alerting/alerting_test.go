@@ -1,6 +1,6 @@
 // Package alerting holds no Go code: its tests check the Prometheus rule files
 // in rules/, their promtool unit tests in tests/, the example Alertmanager
-// configuration and the runbooks in docs/runbooks/ (STYLE.md §4 rule 10).
+// configuration and the runbooks in docs/runbooks/.
 package alerting
 
 import (
@@ -74,6 +74,9 @@ func TestPromtoolCheckRules(t *testing.T) {
 }
 
 func TestPromtoolTestRules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: the promtool unit tests of every alert take about 40 s")
+	}
 	promtool := tool(t, "prometheus", "promtool")
 	tests, err := filepath.Glob("tests/*.yml")
 	if err != nil || len(tests) == 0 {

@@ -1,25 +1,18 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dbsec/dbsec/pkg/config"
-	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/input"
 	"github.com/dbsec/dbsec/pkg/input/syslog"
-	"github.com/dbsec/dbsec/pkg/receiver/taosaudit"
+	"github.com/dbsec/dbsec/pkg/input/taosaudit"
 )
 
 // listenerCollector exports the self-metrics of the network sources that
@@ -69,81 +62,11 @@ func networkInput(s config.Source, lc *listenerCollector, logger *slog.Logger) (
 	}
 	if s.IsHTTPReceiver() {
 		_, addr, _ := strings.Cut(s.Listen, "://")
-		return &auditInput{name: s.Name, addr: addr, tls: tc, lc: lc, logger: logger}, nil
+		return &taosaudit.Input{Name: s.Name, Addr: addr, TLS: tc, Logger: logger,
+			Started: func(h *taosaudit.Handler) { lc.add(h) }}, nil
 	}
 	return &syslog.Input{
 		Config:  syslog.Config{Addr: s.Listen, Name: s.Name, TLS: tc},
 		Started: func(srv *syslog.Server) { lc.add(srv.Collector()) },
 	}, nil
-}
-
-// auditInput serves taosKeeper's audit endpoints (/audit_v2, /audit-batch,
-// /audit) on its own listener, so that taosd can post its audit records to
-// dbsec. The records are already structured: they enter the pipeline
-// through Emit, not as lines.
-type auditInput struct {
-	name, addr string
-	tls        *tls.Config
-	lc         *listenerCollector
-	logger     *slog.Logger
-
-	h atomic.Pointer[taosaudit.Handler]
-}
-
-// emitter is what the pipeline offers for already-parsed events.
-type emitter interface{ Emit(*event.Event) }
-
-// Run implements input.Input.
-func (in *auditInput) Run(ctx context.Context, h input.Handler) error {
-	em, ok := h.(emitter)
-	if !ok {
-		return errors.New("the TDengine audit receiver needs a pipeline that accepts parsed events")
-	}
-	// The receiver serializes its calls to Deliver, and this input delivers
-	// no lines, so Emit never overlaps with HandleLine.
-	rh, err := taosaudit.New(taosaudit.Config{Source: in.name, Deliver: em.Emit, Logger: in.logger})
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", in.addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", in.addr, err)
-	}
-	if in.tls != nil {
-		ln = tls.NewListener(ln, in.tls)
-	}
-	in.h.Store(rh)
-	in.lc.add(rh)
-	srv := &http.Server{
-		Handler:           rh,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(in.logger.Handler(), slog.LevelWarn),
-	}
-	in.logger.Info("TDengine audit receiver listening", "source_name", in.name, "address", ln.Addr().String())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return fmt.Errorf("audit receiver: %w", err)
-	case <-ctx.Done():
-	}
-	// Let posts in flight finish, so that a record taosd was told is taken
-	// (200) has reached the sinks before the pipeline stops.
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err = srv.Shutdown(sctx)
-	<-done
-	return err
-}
-
-// Stats implements input.StatsReporter: an event is a "line", and the
-// bytes are those of the bodies read.
-func (in *auditInput) Stats() input.Stats {
-	rh := in.h.Load()
-	if rh == nil {
-		return input.Stats{}
-	}
-	return input.Stats{Lines: rh.Events(), Bytes: rh.BodyBytes()}
 }

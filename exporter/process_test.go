@@ -237,6 +237,9 @@ func waitCaughtUp(t *testing.T, p *proc, want int64) {
 // appends 10,000 lines/s, keeps writing while it is down, and starts it
 // again: the two runs together read every line exactly once.
 func TestProcessSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: builds and runs the exporter binary")
+	}
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "audit.log")
 	cfg := processConfig(t, dir, logFile, "export.jsonl")
@@ -279,6 +282,9 @@ func TestProcessSIGTERM(t *testing.T) {
 // 250 ms tick. The writer is paused just before the kill so that the first
 // run's count is exact.
 func TestProcessSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: builds and runs the exporter binary")
+	}
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "audit.log")
 	cfg := processConfig(t, dir, logFile, "export-1.jsonl")

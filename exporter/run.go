@@ -42,7 +42,7 @@ const exporterName = "dbsec_exporter"
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// `dbsec_exporter check-config …` is the configuration-drift command.
 	if len(args) > 0 && args[0] == "check-config" {
-		return drift.Main(args[1:], stdout, stderr)
+		return checkConfig(args[1:], stdout, stderr)
 	}
 
 	// 1. Flags (they exist only in this file).
@@ -117,7 +117,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			reg.MustRegister(d.Collector())
 			stage = d
 		}
-		if err := replayOnce(ctx, cfg, sources, stage, nil, ids, logger); err != nil {
+		pctx, stopProgress := context.WithCancel(ctx)
+		go reportProgress(pctx, reg, true, logger) // progress.go: long replays say how far they are
+		err := replayOnce(ctx, cfg, sources, stage, nil, ids, logger)
+		stopProgress()
+		if err != nil {
 			logger.Error("replay failed", "err", err)
 			return 1
 		}
@@ -161,6 +165,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	reload.success(time.Now())
+	go reportProgress(ctx, reg, false, logger) // progress.go: a source reading a backlog says how far it is
 	reloadCh := make(chan chan error)
 	go reloader(ctx, *configFile, mgr, reload, reloadCh, logger)
 
@@ -197,23 +202,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(w, "configuration reloaded")
 	})
 	if *metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "dbsec exporter",
-			Description: "Security metrics from database audit and access logs",
-			Version:     version.Info(),
-			Profiling:   "false", // no pprof handlers are served
-			Links: []web.LandingLinks{
-				{Address: *metricsPath, Text: "Metrics"},
-				{Address: "/-/healthy", Text: "Health"},
-				{Address: "/api/v1/status", Text: "API status"},
-				{Address: "/api/v1/openapi.yaml", Text: "API description (OpenAPI)"},
-			},
-		})
-		if err != nil {
-			logger.Error("landing page", "err", err)
-			return 1
+		// The landing page: sources, detections, findings, store (landing.go).
+		lo := landingOptions{Version: version.Info(), MetricsPath: *metricsPath, ConfigFile: *configFile, Sources: mgr.sourceStatus, Gatherer: reg, Logger: logger.With("component", "landing")}
+		if out.store != nil {
+			lo.Querier = out.store
 		}
-		mux.Handle("/", landing)
+		mux.Handle("/", newLandingPage(lo))
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)

@@ -7,19 +7,20 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dbsec/dbsec/pkg/api"
 	"github.com/dbsec/dbsec/pkg/config"
+	"github.com/dbsec/dbsec/pkg/detect"
 	"github.com/dbsec/dbsec/pkg/drift"
 	"github.com/dbsec/dbsec/pkg/export"
 	"github.com/dbsec/dbsec/pkg/finding"
 	"github.com/dbsec/dbsec/pkg/pipeline"
 	"github.com/dbsec/dbsec/pkg/store"
 	"github.com/dbsec/dbsec/pkg/store/sqlite"
+	"github.com/dbsec/dbsec/pkg/store/storemetrics"
 )
 
 // outputs are the event store and the SIEM export. They are opened once at
@@ -30,14 +31,10 @@ type outputs struct {
 	export *export.Exporter
 	cfg    config.Config // the [store] and [export] they were opened with
 	logger *slog.Logger
-
-	mu          sync.Mutex
-	driftSeen   map[string]bool // drift changes already recorded
-	driftLoaded bool
 }
 
 func openOutputs(cfg *config.Config, logger *slog.Logger) (*outputs, error) {
-	o := &outputs{cfg: config.Config{Store: cfg.Store, Export: cfg.Export}, logger: logger, driftSeen: map[string]bool{}}
+	o := &outputs{cfg: config.Config{Store: cfg.Store, Export: cfg.Export}, logger: logger}
 	if cfg.Store.Enabled {
 		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o750); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
@@ -112,46 +109,18 @@ func (o *outputs) drift(ctx context.Context, res *drift.Result, targets []string
 			o.logger.Error("store findings", "target", t, "err", err)
 		}
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if !o.driftLoaded {
-		// Changes recorded before a restart are not recorded again.
-		o.driftLoaded = true
-		for cursor := ""; ; {
-			p, err := o.store.DriftChanges(ctx, store.DriftQuery{Limit: 10000, Cursor: cursor})
-			if err != nil {
-				o.logger.Error("store drift changes", "err", err)
-				break
-			}
-			for _, c := range p.Changes {
-				o.driftSeen[driftKey(c)] = true
-			}
-			if p.Next == "" || len(o.driftSeen) > 100000 {
-				break
-			}
-			cursor = p.Next
-		}
-	}
+	// The store records each change once (store.DriftChange.Identity), so
+	// every check hands it all of its changes.
 	var add []store.DriftChange
 	for _, c := range res.Drift {
-		sc := store.DriftChange{Time: at, Target: c.Target, Kind: c.Kind, Path: c.Path, Subject: c.Subject, Key: c.Key,
-			Change: c.Change, Old: c.Old, New: c.New, Secret: c.Secret, OldHMAC: c.OldHMAC, NewHMAC: c.NewHMAC, Note: c.Note}
-		k := driftKey(sc)
-		if o.driftSeen[k] {
-			continue
-		}
-		o.driftSeen[k] = true
-		add = append(add, sc)
+		add = append(add, store.DriftChange{Time: at, Target: c.Target, Kind: c.Kind, Path: c.Path, Subject: c.Subject, Key: c.Key,
+			Change: c.Change, Old: c.Old, New: c.New, Secret: c.Secret, OldHMAC: c.OldHMAC, NewHMAC: c.NewHMAC, Note: c.Note})
 	}
 	if len(add) > 0 {
 		if err := o.store.AddDriftChanges(ctx, at, add); err != nil {
 			o.logger.Error("store drift changes", "err", err)
 		}
 	}
-}
-
-func driftKey(c store.DriftChange) string {
-	return fmt.Sprintf("%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", c.Target, c.Path, c.Subject, c.Key, c.Change, c.Old, c.New, c.OldHMAC, c.NewHMAC)
 }
 
 func (o *outputs) close() {
@@ -169,40 +138,21 @@ func (o *outputs) close() {
 	}
 }
 
-var (
-	storeEventsDesc  = prometheus.NewDesc("dbsec_store_events", "Events in the event store.", nil, nil)
-	storeBytesDesc   = prometheus.NewDesc("dbsec_store_bytes", "Size of the event store's files (database and write-ahead log).", nil, nil)
-	storeStoredDesc  = prometheus.NewDesc("dbsec_store_events_written_total", "Events written to the event store since start.", nil, nil)
-	storeDroppedDesc = prometheus.NewDesc("dbsec_store_events_dropped_total", "Events the store could not keep (queue full or write failed) since start.", nil, nil)
-	storeSkippedDesc = prometheus.NewDesc("dbsec_store_events_skipped_total", "Events the storage policy did not keep (reads and writes without all_statements) since start.", nil, nil)
-	storeErrorsDesc  = prometheus.NewDesc("dbsec_store_write_errors_total", "Failed write transactions of the event store since start.", nil, nil)
-	exportDesc       = prometheus.NewDesc("dbsec_export_events_total", "Events written to the SIEM export since start.", nil, nil)
-	exportErrorsDesc = prometheus.NewDesc("dbsec_export_errors_total", "Events that could not be written to the SIEM export since start.", nil, nil)
-)
-
 // outputMetricNames are the metrics of the store and the export, for the
 // README's metric reference test.
-var outputMetricNames = []string{"dbsec_store_events", "dbsec_store_bytes", "dbsec_store_events_written_total",
-	"dbsec_store_events_dropped_total", "dbsec_store_events_skipped_total", "dbsec_store_write_errors_total",
-	"dbsec_export_events_total", "dbsec_export_errors_total"}
+var outputMetricNames = append(slices.Clone(storemetrics.Names), export.MetricNames...)
 
 // Describe sends nothing: which series exist depends on the configuration.
 func (o *outputs) Describe(chan<- *prometheus.Desc) {}
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector with the store's and the
+// export's own collectors.
 func (o *outputs) Collect(ch chan<- prometheus.Metric) {
 	if o.store != nil {
-		st := o.store.Stats()
-		ch <- prometheus.MustNewConstMetric(storeEventsDesc, prometheus.GaugeValue, float64(st.Events))
-		ch <- prometheus.MustNewConstMetric(storeBytesDesc, prometheus.GaugeValue, float64(st.Bytes))
-		ch <- prometheus.MustNewConstMetric(storeStoredDesc, prometheus.CounterValue, float64(st.Stored))
-		ch <- prometheus.MustNewConstMetric(storeDroppedDesc, prometheus.CounterValue, float64(st.Dropped))
-		ch <- prometheus.MustNewConstMetric(storeSkippedDesc, prometheus.CounterValue, float64(st.Skipped))
-		ch <- prometheus.MustNewConstMetric(storeErrorsDesc, prometheus.CounterValue, float64(st.Errors))
+		storemetrics.New(o.store).Collect(ch)
 	}
 	if o.export != nil {
-		ch <- prometheus.MustNewConstMetric(exportDesc, prometheus.CounterValue, float64(o.export.Written()))
-		ch <- prometheus.MustNewConstMetric(exportErrorsDesc, prometheus.CounterValue, float64(o.export.Errors()))
+		o.export.Collect(ch)
 	}
 }
 
@@ -226,9 +176,10 @@ func (m *manager) sourceStatus() []api.SourceStatus {
 	return out
 }
 
-// The sinks wired here keep the pipeline's contract.
+// The sinks and the stage wired here keep the pipeline's contracts.
 var (
-	_ pipeline.Sink = (store.Engine)(nil)
-	_ pipeline.Sink = (*export.Exporter)(nil)
-	_ store.Engine  = (*sqlite.Store)(nil)
+	_ pipeline.Sink  = (store.Engine)(nil)
+	_ pipeline.Sink  = (*export.Exporter)(nil)
+	_ store.Engine   = (*sqlite.Store)(nil)
+	_ pipeline.Stage = (*detect.Detector)(nil)
 )

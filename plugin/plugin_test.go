@@ -353,7 +353,7 @@ func waitStored(base string) (int64, error) {
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		st, err := c.Status(ctx)
-		var dets store.DetectionPage
+		var dets api.DetectionPage
 		if err == nil {
 			dets, err = c.Detections(ctx, store.DetectionQuery{From: rangeFrom, To: rangeTo, Limit: 1000})
 		}

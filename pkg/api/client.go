@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/store"
 )
 
@@ -65,42 +64,6 @@ func (c *Client) get(ctx context.Context, path string, v url.Values, out any) er
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-func filterValues(f *store.Filter) url.Values {
-	v := url.Values{}
-	if !f.From.IsZero() {
-		v.Set("from", fmtTime(f.From))
-	}
-	if !f.To.IsZero() {
-		v.Set("to", fmtTime(f.To))
-	}
-	add := func(k string, vs []string) {
-		for _, s := range vs {
-			v.Add(k, s)
-		}
-	}
-	add("source", f.Source)
-	for _, x := range f.System {
-		v.Add("system", x.String())
-	}
-	for _, x := range f.Category {
-		v.Add("category", x.String())
-	}
-	for _, x := range f.Outcome {
-		v.Add("outcome", x.String())
-	}
-	for _, x := range f.Action {
-		v.Add("action", x.String())
-	}
-	add("user", f.User)
-	add("client_ip", f.ClientIP)
-	add("digest", f.Digest)
-	add("rule", f.Rule)
-	if f.Q != "" {
-		v.Set("q", f.Q)
-	}
-	return v
-}
-
 func setInt(v url.Values, k string, n int64) {
 	if n > 0 {
 		v.Set(k, strconv.FormatInt(n, 10))
@@ -109,20 +72,20 @@ func setInt(v url.Values, k string, n int64) {
 
 // Events returns one page of events (pass page.Next as q.Cursor for the
 // next one).
-func (c *Client) Events(ctx context.Context, q store.EventQuery) (store.EventPage, error) {
-	v := filterValues(&q.Filter)
+func (c *Client) Events(ctx context.Context, q store.EventQuery) (EventPage, error) {
+	v := encodeFilter(&q.Filter)
 	setInt(v, "limit", int64(q.Limit))
 	if q.Cursor != "" {
 		v.Set("cursor", q.Cursor)
 	}
-	var out store.EventPage
+	var out EventPage
 	err := c.get(ctx, "/api/v1/events", v, &out)
 	return out, err
 }
 
 // Event returns one event by id.
-func (c *Client) Event(ctx context.Context, id string) (*event.Event, error) {
-	var out event.Event
+func (c *Client) Event(ctx context.Context, id string) (*Event, error) {
+	var out Event
 	if err := c.get(ctx, "/api/v1/events/"+url.PathEscape(id), nil, &out); err != nil {
 		return nil, err
 	}
@@ -130,8 +93,8 @@ func (c *Client) Event(ctx context.Context, id string) (*event.Event, error) {
 }
 
 // Series returns event counts per step.
-func (c *Client) Series(ctx context.Context, q store.SeriesQuery) (store.SeriesResult, error) {
-	v := filterValues(&q.Filter)
+func (c *Client) Series(ctx context.Context, q store.SeriesQuery) (SeriesResult, error) {
+	v := encodeFilter(&q.Filter)
 	if q.Step > 0 {
 		v.Set("step", q.Step.String())
 	}
@@ -139,24 +102,24 @@ func (c *Client) Series(ctx context.Context, q store.SeriesQuery) (store.SeriesR
 		v.Set("by", string(q.By))
 	}
 	setInt(v, "top", int64(q.Top))
-	var out store.SeriesResult
+	var out SeriesResult
 	err := c.get(ctx, "/api/v1/series", v, &out)
 	return out, err
 }
 
 // Top ranks the values of q.By.
-func (c *Client) Top(ctx context.Context, q store.TopQuery) (store.TopResult, error) {
-	v := filterValues(&q.Filter)
+func (c *Client) Top(ctx context.Context, q store.TopQuery) (TopResult, error) {
+	v := encodeFilter(&q.Filter)
 	v.Set("by", string(q.By))
 	setInt(v, "limit", int64(q.Limit))
-	var out store.TopResult
+	var out TopResult
 	err := c.get(ctx, "/api/v1/top", v, &out)
 	return out, err
 }
 
 // Values lists distinct values of q.Field (template variables).
 func (c *Client) Values(ctx context.Context, q store.ValuesQuery) ([]string, error) {
-	v := filterValues(&q.Filter)
+	v := encodeFilter(&q.Filter)
 	setInt(v, "limit", int64(q.Limit))
 	var out Values
 	err := c.get(ctx, "/api/v1/values/"+url.PathEscape(string(q.Field)), v, &out)
@@ -164,7 +127,7 @@ func (c *Client) Values(ctx context.Context, q store.ValuesQuery) ([]string, err
 }
 
 // Detections returns one page of detections.
-func (c *Client) Detections(ctx context.Context, q store.DetectionQuery) (store.DetectionPage, error) {
+func (c *Client) Detections(ctx context.Context, q store.DetectionQuery) (DetectionPage, error) {
 	v := url.Values{}
 	if !q.From.IsZero() {
 		v.Set("from", fmtTime(q.From))
@@ -181,13 +144,13 @@ func (c *Client) Detections(ctx context.Context, q store.DetectionQuery) (store.
 	if q.Cursor != "" {
 		v.Set("cursor", q.Cursor)
 	}
-	var out store.DetectionPage
+	var out DetectionPage
 	err := c.get(ctx, "/api/v1/detections", v, &out)
 	return out, err
 }
 
 // Findings returns one page of current configuration findings.
-func (c *Client) Findings(ctx context.Context, q store.FindingQuery) (store.FindingPage, error) {
+func (c *Client) Findings(ctx context.Context, q store.FindingQuery) (FindingPage, error) {
 	v := url.Values{}
 	for _, s := range q.Target {
 		v.Add("target", s)
@@ -205,13 +168,13 @@ func (c *Client) Findings(ctx context.Context, q store.FindingQuery) (store.Find
 	if q.Cursor != "" {
 		v.Set("cursor", q.Cursor)
 	}
-	var out store.FindingPage
+	var out FindingPage
 	err := c.get(ctx, "/api/v1/findings", v, &out)
 	return out, err
 }
 
 // DriftChanges returns one page of configuration drift changes.
-func (c *Client) DriftChanges(ctx context.Context, q store.DriftQuery) (store.DriftPage, error) {
+func (c *Client) DriftChanges(ctx context.Context, q store.DriftQuery) (DriftPage, error) {
 	v := url.Values{}
 	if !q.From.IsZero() {
 		v.Set("from", fmtTime(q.From))
@@ -226,17 +189,17 @@ func (c *Client) DriftChanges(ctx context.Context, q store.DriftQuery) (store.Dr
 	if q.Cursor != "" {
 		v.Set("cursor", q.Cursor)
 	}
-	var out store.DriftPage
+	var out DriftPage
 	err := c.get(ctx, "/api/v1/drift/changes", v, &out)
 	return out, err
 }
 
 // Integrity verifies the event hash chain (q.Start, q.End: 0 for all).
-func (c *Client) Integrity(ctx context.Context, q store.IntegrityQuery) (store.IntegrityReport, error) {
+func (c *Client) Integrity(ctx context.Context, q store.IntegrityQuery) (IntegrityReport, error) {
 	v := url.Values{}
 	setInt(v, "start", q.Start)
 	setInt(v, "end", q.End)
-	var out store.IntegrityReport
+	var out IntegrityReport
 	err := c.get(ctx, "/api/v1/integrity", v, &out)
 	return out, err
 }

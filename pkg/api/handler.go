@@ -42,7 +42,7 @@ type Status struct {
 	Version string         `json:"version"`
 	Time    time.Time      `json:"time"`
 	Sources []SourceStatus `json:"sources"`
-	Store   store.Stats    `json:"store"`
+	Store   StoreStats     `json:"store"`
 }
 
 // Options configure the handler.
@@ -194,7 +194,7 @@ func (h *handler) events(ctx context.Context, p *parser, _ *http.Request) (any, 
 	}
 	page, err := h.q.Events(ctx, q)
 	h.clean(page.Events...)
-	return page, err
+	return wireEventPage(page), err
 }
 
 func (h *handler) event(ctx context.Context, p *parser, r *http.Request) (any, error) {
@@ -207,7 +207,7 @@ func (h *handler) event(ctx context.Context, p *parser, r *http.Request) (any, e
 		return nil, err
 	}
 	h.clean(ev)
-	return ev, nil
+	return wireEvent(ev), nil
 }
 
 func (h *handler) series(ctx context.Context, p *parser, _ *http.Request) (any, error) {
@@ -220,7 +220,8 @@ func (h *handler) series(ctx context.Context, p *parser, _ *http.Request) (any, 
 	if p.err != nil {
 		return nil, p.err
 	}
-	return h.q.Series(ctx, q)
+	r, err := h.q.Series(ctx, q)
+	return wireSeries(r), err
 }
 
 func (h *handler) top(ctx context.Context, p *parser, _ *http.Request) (any, error) {
@@ -228,13 +229,8 @@ func (h *handler) top(ctx context.Context, p *parser, _ *http.Request) (any, err
 	if p.err != nil {
 		return nil, p.err
 	}
-	return h.q.Top(ctx, q)
-}
-
-// Values are the answer of /values/{field}.
-type Values struct {
-	Field  string   `json:"field"`
-	Values []string `json:"values"`
+	r, err := h.q.Top(ctx, q)
+	return wireTop(r), err
 }
 
 func (h *handler) values(ctx context.Context, p *parser, r *http.Request) (any, error) {
@@ -272,7 +268,8 @@ func (h *handler) detections(ctx context.Context, p *parser, _ *http.Request) (a
 	if p.err != nil {
 		return nil, p.err
 	}
-	return h.q.Detections(ctx, q)
+	r, err := h.q.Detections(ctx, q)
+	return wireDetections(r), err
 }
 
 func parseDetectionSeverity(s string) (string, error) {
@@ -294,7 +291,8 @@ func (h *handler) findings(ctx context.Context, p *parser, _ *http.Request) (any
 	if p.err != nil {
 		return nil, p.err
 	}
-	return h.q.Findings(ctx, q)
+	r, err := h.q.Findings(ctx, q)
+	return wireFindings(r), err
 }
 
 func (h *handler) drift(ctx context.Context, p *parser, _ *http.Request) (any, error) {
@@ -304,7 +302,8 @@ func (h *handler) drift(ctx context.Context, p *parser, _ *http.Request) (any, e
 	if p.err != nil {
 		return nil, p.err
 	}
-	return h.q.DriftChanges(ctx, q)
+	r, err := h.q.DriftChanges(ctx, q)
+	return wireDrift(r), err
 }
 
 func (h *handler) integrity(ctx context.Context, p *parser, _ *http.Request) (any, error) {
@@ -315,11 +314,12 @@ func (h *handler) integrity(ctx context.Context, p *parser, _ *http.Request) (an
 	if q.Start > 0 && q.End > 0 && q.Start > q.End {
 		return nil, badParam("start", "must not be after end")
 	}
-	return h.q.Integrity(ctx, q)
+	r, err := h.q.Integrity(ctx, q)
+	return wireIntegrity(r), err
 }
 
 func (h *handler) status(_ context.Context, _ *parser, _ *http.Request) (any, error) {
-	st := Status{Version: h.opts.Version, Time: h.opts.Now().UTC(), Sources: []SourceStatus{}, Store: h.q.Stats()}
+	st := Status{Version: h.opts.Version, Time: h.opts.Now().UTC(), Sources: []SourceStatus{}, Store: wireStats(h.q.Stats())}
 	if h.opts.Sources != nil {
 		st.Sources = h.opts.Sources()
 	}

@@ -39,8 +39,17 @@ func badParam(name, format string, args ...any) *Error {
 // Parameter sets per route. The handler refuses parameters that are not
 // listed, and the OpenAPI test checks these lists against openapi.yaml.
 var (
-	filterParams = []string{"from", "to", "source", "system", "category", "outcome", "action", "user", "client_ip", "digest", "rule", "q"}
-	routeParams  = map[string][]string{
+	filterParams = func() []string {
+		out := []string{"from", "to"}
+		for _, f := range filterFields {
+			out = append(out, f.name)
+		}
+		for _, f := range filterFields {
+			out = append(out, notPrefix+f.name)
+		}
+		return append(out, "q")
+	}()
+	routeParams = map[string][]string{
 		"/api/v1/events":         append(slices.Clone(filterParams), "limit", "cursor"),
 		"/api/v1/events/{id}":    {},
 		"/api/v1/series":         append(slices.Clone(filterParams), "step", "by", "top"),
@@ -228,18 +237,91 @@ func (p *parser) cursor() string {
 	return s
 }
 
+// notPrefix marks the exclusion form of a filter parameter: not_user=etl
+// drops the events of user etl.
+const notPrefix = "not_"
+
+// filterField is one value parameter of the event filter, the single codec
+// that the handler decodes with and the typed client encodes with.
+type filterField struct {
+	name string
+	// get returns the values of the field in f, as the wire carries them.
+	get func(f *store.Filter) []string
+	// set validates the values of parameter param and stores them in f.
+	set func(p *parser, f *store.Filter, param string)
+}
+
+func strField(name string, get func(f *store.Filter) *[]string, re *regexp.Regexp, what string) filterField {
+	return filterField{name: name,
+		get: func(f *store.Filter) []string { return *get(f) },
+		set: func(p *parser, f *store.Filter, param string) { *get(f) = p.strs(param, re, what) }}
+}
+
+func enumField[T interface {
+	~uint8
+	String() string
+}](name string, get func(f *store.Filter) *[]T, parse func(string) (T, error), names []string) filterField {
+	return filterField{name: name,
+		get: func(f *store.Filter) []string {
+			var out []string
+			for _, x := range *get(f) {
+				out = append(out, x.String())
+			}
+			return out
+		},
+		set: func(p *parser, f *store.Filter, param string) { *get(f) = set(p, param, parse, names) }}
+}
+
+var filterFields = []filterField{
+	strField("source", func(f *store.Filter) *[]string { return &f.Source }, reName, "a source name ([A-Za-z0-9_.:@/-])"),
+	enumField("system", func(f *store.Filter) *[]event.System { return &f.System }, event.ParseSystem, event.SystemNames()),
+	enumField("category", func(f *store.Filter) *[]event.Category { return &f.Category }, event.ParseCategory, event.CategoryNames()),
+	enumField("outcome", func(f *store.Filter) *[]event.Outcome { return &f.Outcome }, event.ParseOutcome, event.OutcomeNames()),
+	enumField("action", func(f *store.Filter) *[]event.Action { return &f.Action }, event.ParseAction, event.ActionNames()),
+	strField("user", func(f *store.Filter) *[]string { return &f.User }, nil, ""),
+	strField("client_ip", func(f *store.Filter) *[]string { return &f.ClientIP }, reIP, "an IP address or host name"),
+	strField("digest", func(f *store.Filter) *[]string { return &f.Digest }, reDigest, "a statement digest ([A-Za-z0-9_-])"),
+	strField("rule", func(f *store.Filter) *[]string { return &f.Rule }, reName, "a rule id ([A-Za-z0-9_.:@/-])"),
+	strField("connection_id", func(f *store.Filter) *[]string { return &f.ConnectionID }, reName, "a connection id ([A-Za-z0-9_.:@/-])"),
+}
+
+// encodeFilter writes f as query parameters (the client's side).
+func encodeFilter(f *store.Filter) url.Values {
+	v := url.Values{}
+	if !f.From.IsZero() {
+		v.Set("from", fmtTime(f.From))
+	}
+	if !f.To.IsZero() {
+		v.Set("to", fmtTime(f.To))
+	}
+	for _, ff := range filterFields {
+		for _, s := range ff.get(f) {
+			v.Add(ff.name, s)
+		}
+		if f.Not != nil {
+			for _, s := range ff.get(f.Not) {
+				v.Add(notPrefix+ff.name, s)
+			}
+		}
+	}
+	if f.Q != "" {
+		v.Set("q", f.Q)
+	}
+	return v
+}
+
+// filter decodes the event filter (the handler's side).
 func (p *parser) filter() store.Filter {
 	var f store.Filter
 	f.From, f.To = p.timeRange(true)
-	f.Source = p.strs("source", reName, "a source name ([A-Za-z0-9_.:@/-])")
-	f.System = set(p, "system", event.ParseSystem, event.SystemNames())
-	f.Category = set(p, "category", event.ParseCategory, event.CategoryNames())
-	f.Outcome = set(p, "outcome", event.ParseOutcome, event.OutcomeNames())
-	f.Action = set(p, "action", event.ParseAction, event.ActionNames())
-	f.User = p.strs("user", nil, "")
-	f.ClientIP = p.strs("client_ip", reIP, "an IP address or host name")
-	f.Digest = p.strs("digest", reDigest, "a statement digest ([A-Za-z0-9_-])")
-	f.Rule = p.strs("rule", reName, "a rule id ([A-Za-z0-9_.:@/-])")
+	var not store.Filter
+	for _, ff := range filterFields {
+		ff.set(p, &f, ff.name)
+		ff.set(p, &not, notPrefix+ff.name)
+	}
+	if !not.Empty() {
+		f.Not = &not
+	}
 	f.Q = p.one("q")
 	if f.Q != "" && !printable(f.Q, 1024) {
 		p.fail(badParam("q", "want 1 to 1024 printable characters"))

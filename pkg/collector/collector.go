@@ -1,5 +1,5 @@
 // Package collector owns dbsec's Prometheus metrics: the always-on security
-// series of DESIGN.md and the per-source self-metrics.
+// series of docs/architecture.md and the per-source self-metrics.
 //
 // Counting is on the per-line path, so it is done with atomics in fixed
 // arrays indexed by the closed sets of pkg/event: Source.Count does not

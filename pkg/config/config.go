@@ -7,7 +7,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,13 +15,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/alecthomas/units"
 	"github.com/prometheus/common/model"
 
 	"github.com/dbsec/dbsec/pkg/parse"
 	"github.com/dbsec/dbsec/pkg/parse/formats"
 	"github.com/dbsec/dbsec/pkg/parse/tdengineaudit"
+	"github.com/dbsec/dbsec/pkg/tomlx"
 )
 
 // Config is the whole exporter configuration.
@@ -144,27 +143,12 @@ const (
 	DefaultDriftInterval = 5 * time.Minute
 )
 
-// Error is one configuration problem with its position.
-type Error struct {
-	File      string
-	Line, Col int
-	Msg       string
-}
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
-}
+// Error is one configuration problem with its position (the error type
+// of every TOML file dbsec reads).
+type Error = tomlx.Error
 
 // Errors is every problem found in one file, in file order.
-type Errors []*Error
-
-func (es Errors) Error() string {
-	s := make([]string, len(es))
-	for i, e := range es {
-		s[i] = e.Error()
-	}
-	return strings.Join(s, "\n")
-}
+type Errors = tomlx.Errors
 
 // Load reads and validates the configuration at path. On failure the error
 // is an Errors with every problem found.
@@ -179,23 +163,18 @@ func Load(path string) (*Config, error) {
 // Parse validates configuration text; path is used for messages and to
 // resolve relative paths.
 func Parse(path string, data []byte) (*Config, error) {
-	l := &loader{file: path, pos: scanPositions(string(data))}
+	// The configuration is decoded into a map and walked key by key, so
+	// that each section validates itself and reports unknown keys in its
+	// own words.
 	var raw map[string]any
-	if _, err := toml.Decode(string(data), &raw); err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, Errors{{File: path, Line: pe.Position.Line, Col: max(pe.Position.Col, 1), Msg: pe.Message}}
-		}
-		return nil, Errors{{File: path, Line: 1, Col: 1, Msg: err.Error()}}
+	doc, err := tomlx.Decode(path, data, &raw, nil)
+	if err != nil {
+		return nil, err
 	}
+	l := &loader{file: path, pos: doc.Pos}
 	cfg := l.config(raw)
 	if len(l.errs) > 0 {
-		sort.SliceStable(l.errs, func(i, j int) bool {
-			if l.errs[i].Line != l.errs[j].Line {
-				return l.errs[i].Line < l.errs[j].Line
-			}
-			return l.errs[i].Col < l.errs[j].Col
-		})
+		l.errs.Sort()
 		return nil, l.errs
 	}
 	return cfg, nil
@@ -203,15 +182,18 @@ func Parse(path string, data []byte) (*Config, error) {
 
 type loader struct {
 	file string
-	pos  *positions
+	pos  *tomlx.Positions
 	errs Errors
 }
 
 // errorf records a problem at the key path; value selects the value's
 // column instead of the key's.
 func (l *loader) errorf(path string, value bool, format string, args ...any) {
-	p := l.pos.of(path, value)
-	l.errs = append(l.errs, &Error{File: l.file, Line: p.line, Col: p.col, Msg: fmt.Sprintf(format, args...)})
+	line, col := l.pos.Key(path)
+	if value {
+		line, col = l.pos.Value(path)
+	}
+	l.errs = append(l.errs, &Error{File: l.file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (l *loader) dir() string { return filepath.Dir(l.file) }
@@ -325,8 +307,8 @@ func (l *loader) config(raw map[string]any) *Config {
 					if prev, dup := seen[s.Name]; dup {
 						l.errorf(fmt.Sprintf("source.%d.name", i), true, "source name %q is already used at %s", s.Name, prev)
 					} else {
-						p := l.pos.of(fmt.Sprintf("source.%d.name", i), true)
-						seen[s.Name] = fmt.Sprintf("line %d", p.line)
+						line, _ := l.pos.Value(fmt.Sprintf("source.%d.name", i))
+						seen[s.Name] = fmt.Sprintf("line %d", line)
 					}
 				}
 				cfg.Sources = append(cfg.Sources, s)

@@ -83,16 +83,3 @@ func unwrapAll(err error) error {
 		err = u.Unwrap()
 	}
 }
-
-func TestPositionsScanner(t *testing.T) {
-	src := "a = 1\n[t]\n  \"quoted key\" = '''\nx = 2\n'''\nb = [\n 1,\n]\n[[s]]\nk = 1\n[[s]]\nk = 2 # c\n"
-	p := scanPositions(src)
-	for path, want := range map[string]pos{"a": {1, 1}, "t.quoted key": {3, 3}, "t.b": {6, 1}, "s.0.k": {10, 1}, "s.1.k": {12, 1}} {
-		if got := p.keys[path]; got != want {
-			t.Errorf("%s at %v, want %v", path, got, want)
-		}
-	}
-	if _, ok := p.keys["t.x"]; ok {
-		t.Error("a line inside a multi-line string was taken for a key")
-	}
-}

@@ -19,7 +19,7 @@ const (
 	KindPromQL Kind = "promql"
 )
 
-// RuleInfo describes one detection of DETECTIONS.md §3. The alerting side
+// RuleInfo describes one detection (docs/detections.md). The alerting side
 // generates and checks its rules against Catalog.
 type RuleInfo struct {
 	ID   string `json:"id"`   // D01 … D37

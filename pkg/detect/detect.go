@@ -1,11 +1,11 @@
-// Package detect owns the in-process security detections D01–D37 of
-// DETECTIONS.md §3: rules as data (TOML, built-in defaults in rules/*.toml
-// that a user file overrides), stateful detectors with bounded memory,
-// first-seen state persisted across restarts, the findings they emit and
-// the dbsec_detections_total metrics.
+// Package detect owns the in-process security detections D01–D37 (the
+// catalogue is in docs/detections.md): rules as data (TOML, built-in
+// defaults in rules/*.toml that a user file overrides), stateful detectors
+// with bounded memory, first-seen state persisted across restarts, the
+// detections they emit and the dbsec_detections_total metrics.
 //
-// A Detector is a pipeline.Sink. It takes time from the events, never from
-// the wall clock. Statements are analysed with pkg/sqlx (TiDB parser), so
+// A Detector is the pipeline's detection stage (Detect). It takes time
+// from the events, never from the wall clock. Statements are analysed with pkg/sqlx (TiDB parser), so
 // this package must not be imported by the per-line metrics path
 // (pkg/classify, pkg/parse/...).
 package detect
@@ -22,7 +22,6 @@ import (
 	_ "time/tzdata" // business-hour time zones on hosts without zoneinfo
 
 	"github.com/dbsec/dbsec/pkg/event"
-	"github.com/dbsec/dbsec/pkg/pipeline"
 	"github.com/dbsec/dbsec/pkg/sqlx"
 )
 
@@ -420,5 +419,3 @@ func matchAny(patterns []string, s string) bool {
 	}
 	return false
 }
-
-var _ pipeline.Sink = (*Detector)(nil)

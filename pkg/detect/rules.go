@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/dbsec/dbsec/pkg/tomlx"
 )
 
 //go:embed rules/*.toml
@@ -23,37 +25,12 @@ var builtinFS embed.FS
 // ErrRules is wrapped by every rule-file error.
 var ErrRules = errors.New("invalid detection rules")
 
-// PosError is one problem in a rule file, at file:line:col.
-type PosError struct {
-	File      string
-	Line, Col int
-	Msg       string
-}
-
-func (e *PosError) Error() string { return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg) }
-
-// Unwrap makes errors.Is(err, ErrRules) true.
-func (e *PosError) Unwrap() error { return ErrRules }
+// PosError is one problem in a rule file, at file:line:col; it wraps
+// ErrRules.
+type PosError = tomlx.Error
 
 // ErrorList is every problem of a rule file; Error prints one per line.
-type ErrorList []*PosError
-
-func (l ErrorList) Error() string {
-	s := make([]string, len(l))
-	for i, e := range l {
-		s[i] = e.Error()
-	}
-	return strings.Join(s, "\n")
-}
-
-// Unwrap returns the errors, for errors.Is/As.
-func (l ErrorList) Unwrap() []error {
-	out := make([]error, len(l))
-	for i, e := range l {
-		out[i] = e
-	}
-	return out
-}
+type ErrorList = tomlx.Errors
 
 // Duration is a time.Duration written as "90s", "5m", "7d".
 type Duration time.Duration
@@ -237,24 +214,12 @@ func ParseRules(name string, data []byte) (Rules, error) {
 // merge decodes one file and copies every key it defines over r.
 func (r *Rules) merge(name string, data []byte) error {
 	var over Rules
-	md, err := toml.Decode(string(data), &over)
+	doc, err := tomlx.Decode(name, data, &over, ErrRules)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return ErrorList{{File: name, Line: pe.Position.Line, Col: pe.Position.Col, Msg: pe.Message}}
-		}
-		// Type errors carry no position; find the key in the text.
-		return ErrorList{{File: name, Line: 1, Col: 1, Msg: err.Error()}}
+		return err
 	}
-	idx := indexKeys(data)
-	var errs ErrorList
-	at := func(key []string, format string, a ...any) {
-		l, c := idx.pos(key)
-		errs = append(errs, &PosError{File: name, Line: l, Col: c, Msg: fmt.Sprintf(format, a...)})
-	}
-	for _, k := range md.Undecoded() {
-		at(k, "unknown key %q", k.String())
-	}
+	md := doc.Meta
+	at := func(key []string, format string, a ...any) { doc.Errorf(strings.Join(key, "."), format, a...) }
 	copyDefined(&r.Settings, &over.Settings, md, []string{"settings"})
 	if r.Rules == nil {
 		r.Rules = map[string]*RuleConfig{}
@@ -338,11 +303,7 @@ func (r *Rules) merge(name string, data []byte) error {
 	if s.MaxEntities < 0 {
 		at([]string{"settings", "max_entities"}, "negative max_entities")
 	}
-	if len(errs) > 0 {
-		slices.SortFunc(errs, func(a, b *PosError) int { return a.Line - b.Line })
-		return errs
-	}
-	return nil
+	return doc.Err()
 }
 
 // finish resolves derived fields after all files are merged.
@@ -354,7 +315,7 @@ func (r *Rules) finish(name string) error {
 		tz = "UTC"
 	}
 	if s.loc, err = time.LoadLocation(tz); err != nil {
-		return ErrorList{{File: name, Line: 1, Col: 1, Msg: fmt.Sprintf("time zone %q: %v", tz, err)}}
+		return ErrorList{{File: name, Line: 1, Col: 1, Msg: fmt.Sprintf("time zone %q: %v", tz, err), Err: ErrRules}}
 	}
 	s.startMin, s.endMin = 0, 24*60
 	if s.BusinessHours != "" {
@@ -425,56 +386,6 @@ func copyDefined(dst, src any, md toml.MetaData, prefix []string) {
 		}
 		dv.Field(i).Set(sv.Field(i))
 	}
-}
-
-// keyIndex maps dotted key paths to their position in a TOML text. It
-// understands [table] headers and key = value lines, which is all the rule
-// format uses.
-type keyIndex map[string][2]int
-
-func indexKeys(data []byte) keyIndex {
-	idx := keyIndex{}
-	var table []string
-	for n, line := range strings.Split(string(data), "\n") {
-		trim := strings.TrimSpace(line)
-		col := len(line) - len(strings.TrimLeft(line, " \t")) + 1
-		switch {
-		case trim == "" || trim[0] == '#':
-		case trim[0] == '[':
-			h := strings.Trim(trim, "[] ")
-			if i := strings.Index(h, "]"); i >= 0 {
-				h = h[:i]
-			}
-			table = splitKey(h)
-			idx[strings.Join(table, ".")] = [2]int{n + 1, col}
-		default:
-			k, _, ok := strings.Cut(trim, "=")
-			if !ok {
-				continue
-			}
-			full := append(slices.Clone(table), splitKey(strings.TrimSpace(k))...)
-			idx[strings.Join(full, ".")] = [2]int{n + 1, col}
-		}
-	}
-	return idx
-}
-
-func splitKey(s string) []string {
-	parts := strings.Split(s, ".")
-	for i, p := range parts {
-		parts[i] = strings.Trim(strings.TrimSpace(p), `"'`)
-	}
-	return parts
-}
-
-// pos returns the line and column of the longest known prefix of key.
-func (idx keyIndex) pos(key []string) (int, int) {
-	for n := len(key); n > 0; n-- {
-		if p, ok := idx[strings.Join(key[:n], ".")]; ok {
-			return p[0], p[1]
-		}
-	}
-	return 1, 1
 }
 
 func parseNet(s string) (netip.Prefix, error) {

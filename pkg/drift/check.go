@@ -321,19 +321,19 @@ func (c *Checker) base(r *Rule, t *Target, d *Doc) finding.Finding {
 var generic = map[string]*Rule{
 	"CONF-001": {ID: "CONF-001", Title: "All referenced files (env_file, includes) must be resolvable", sev: finding.Info, Category: "config-hygiene",
 		Rationale:   "Rules whose keys are all absent evaluate to unknown while a reference is unresolved; absent does not mean default there.",
-		Remediation: "Make the referenced file readable to the checker (or pass --root for a copied host tree).", References: []string{"internal:DRIFT.md#5-generic"}},
+		Remediation: "Make the referenced file readable to the checker (or pass --root for a copied host tree).", References: []string{"pkg/drift/README.md"}},
 	"CONF-002": {ID: "CONF-002", Title: "The configuration file must parse", sev: finding.High, Category: "config-hygiene",
 		Rationale:   "No rule can be evaluated on a file that does not parse, and the product itself may refuse to start.",
-		Remediation: "Fix the syntax error at the reported position.", References: []string{"internal:DRIFT.md#4.3"}},
+		Remediation: "Fix the syntax error at the reported position.", References: []string{"pkg/drift/README.md"}},
 	"CONF-003": {ID: "CONF-003", Title: "No duplicated keys (the last occurrence wins)", sev: finding.Info, Category: "config-hygiene",
 		Rationale:   "A duplicated key hides which value is in force; reviewers usually read the first one.",
 		Remediation: "Delete all but one occurrence.", References: []string{"internal:pkg/drift/README.md#taoscfg"}},
 	"WAIVER-EXPIRED": {ID: "WAIVER-EXPIRED", Title: "A waiver has passed its expiry date", Category: "config-hygiene",
 		Rationale:   "Expired waivers resurface the underlying failure.",
-		Remediation: "Fix the finding, or renew the waiver with a new reason and expiry.", References: []string{"internal:DRIFT.md#3.4"}},
+		Remediation: "Fix the finding, or renew the waiver with a new reason and expiry.", References: []string{"pkg/drift/README.md"}},
 	"WAIVER-STALE": {ID: "WAIVER-STALE", Title: "A waiver matched no failing finding", sev: finding.Info, Category: "config-hygiene",
 		Rationale:   "Stale waivers hide renamed targets or rules that now pass.",
-		Remediation: "Delete the waiver or fix its targets/files.", References: []string{"internal:DRIFT.md#3.4"}},
+		Remediation: "Delete the waiver or fix its targets/files.", References: []string{"pkg/drift/README.md"}},
 }
 
 // evalDoc evaluates all applicable rules on one subject.

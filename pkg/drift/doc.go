@@ -5,11 +5,11 @@
 // per-environment overrides (tailoring, waivers, severity overrides),
 // change detection against an approved snapshot whose secrets are stored
 // only as keyed HMACs, output writers (text, JSON, SARIF 2.1.0, JUnit XML),
-// a Prometheus collector and the check-config command (Main).
+// and a Prometheus collector. The check-config command line lives in the
+// exporter (exporter/checkconfig.go); this package reads no flags.
 //
 // Secret values never leave this package unredacted: every value that is
 // written to an output, a snapshot or a metric passes through Redactor.
 //
-// The package reads no flags or environment itself except in Main, which is
-// the command entry point.
+// The package reads no flags or environment variables itself.
 package drift

@@ -83,7 +83,7 @@ func statuses(res Result) map[string]string {
 }
 
 // TestShippedExamples checks the products' own example configs against
-// the findings DRIFT.md §5 predicts (expectations below reviewed by hand),
+// the findings the rule packs predict (expectations below reviewed by hand),
 // and pins the full text and JSON output as goldens.
 func TestShippedExamples(t *testing.T) {
 	ex := "testdata/examples/"
@@ -248,17 +248,6 @@ func TestRuleFileErrorsArePositioned(t *testing.T) {
 			}
 		})
 	}
-	// Main stops with exit 2 on a bad rule file.
-	dir := t.TempDir()
-	p := filepath.Join(dir, "bad.toml")
-	os.WriteFile(p, []byte(cases["bad op"].body), 0o644)
-	var out, errb bytes.Buffer
-	if code := Main([]string{"--rules", p, "testdata/examples/tidb/config.toml"}, &out, &errb); code != ExitConfig {
-		t.Fatalf("exit %d, stderr %s", code, errb.String())
-	}
-	if !strings.Contains(errb.String(), "bad.toml:17:3:") {
-		t.Errorf("stderr: %s", errb.String())
-	}
 }
 
 func TestBuiltinPacksCoverCatalogue(t *testing.T) {
@@ -380,45 +369,7 @@ func TestBadOverridesStopTheRun(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("want %q, got %q", tc.want, err)
 			}
-			var out, errb bytes.Buffer
-			if code := Main([]string{"--overrides", p, "testdata/examples/tidb/config.toml"}, &out, &errb); code != ExitConfig || out.Len() != 0 {
-				t.Errorf("exit %d, stdout %q", code, out.String())
-			}
 		})
-	}
-}
-
-func TestSnapshotDrift(t *testing.T) {
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "tidb.toml")
-	os.WriteFile(cfgPath, []byte("store = \"unistore\"\n[security]\nauto-tls = true\nsession-token-signing-key = \"old\"\n[status]\nstatus-host = \"0.0.0.0\"\n"), 0o644)
-	keyFile := filepath.Join(dir, "key")
-	os.WriteFile(keyFile, []byte("install-key\n"), 0o600)
-	snap := filepath.Join(dir, "snap.toml")
-	var out, errb bytes.Buffer
-	if code := Main([]string{"--approve", "--snapshot", snap, "--hmac-key-file", keyFile, "--target", "t1=" + cfgPath}, &out, &errb); code != 0 {
-		t.Fatalf("approve exit %d: %s", code, errb.String())
-	}
-	os.WriteFile(cfgPath, []byte("store = \"mocktikv\"\nenable-streaming = false\n[security]\nsession-token-signing-key = \"new\"\n"), 0o644)
-	out.Reset()
-	code := Main([]string{"--snapshot", snap, "--hmac-key-file", keyFile, "--fail-on", "critical", "--fail-on-drift", "--format", "json", "--target", "t1=" + cfgPath}, &out, &errb)
-	if code != ExitDrift {
-		t.Fatalf("exit %d: %s", code, errb.String())
-	}
-	js := out.String()
-	for _, want := range []string{`"key": "store"`, `"old": "unistore"`, `"new": "mocktikv"`, `"key": "security.auto-tls"`, `"change": "removed"`,
-		`"key": "enable-streaming"`, `"note": "removed in the product (no effect)"`, `"key": "status.status-host"`, `"note": "equals the default: effective value unchanged"`,
-		`"key": "security.session-token-signing-key"`, `"secret": true`, `"old_hmac": "`} {
-		if !strings.Contains(js, want) {
-			t.Errorf("drift JSON lacks %s\n%s", want, js)
-		}
-	}
-	if strings.Contains(js, `"old": "old"`) || strings.Contains(js, `"new"`+": \"new\"") {
-		t.Error("secret value in drift")
-	}
-	// snapshot without key is a usage error
-	if code := Main([]string{"--snapshot", snap, cfgPath}, &out, &errb); code != ExitConfig {
-		t.Errorf("want exit 2 without HMAC key, got %d", code)
 	}
 }
 
@@ -553,23 +504,24 @@ func TestVersionedDefaults(t *testing.T) {
 	}
 }
 
-func TestExitCodes(t *testing.T) {
-	var out, errb bytes.Buffer
-	if c := Main([]string{"--fact", "offline=true", "testdata/examples/tidb/config.toml"}, &out, &errb); c != ExitFailing {
-		t.Errorf("want 1, got %d", c)
+// TestOutputGoldens renders one target in SARIF and JUnit, as
+// `check-config --fact offline=true --output.format F taosadapter.toml` does.
+func TestOutputGoldens(t *testing.T) {
+	tgt := Target{Name: "default", Versions: map[Kind]string{}, Facts: map[string]string{"offline": "true"}, Edition: "community",
+		Files: []FileSpec{{Path: "testdata/examples/tdengine/taosadapter.toml", Kind: KindTaosAdapter}}}
+	c, err := NewChecker(Config{Targets: []Target{tgt}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if c := Main([]string{"--fact", "offline=true", "--fail-on", "critical", "testdata/examples/tidb/config.toml"}, &out, &errb); c != ExitOK {
-		t.Errorf("want 0, got %d", c)
-	}
-	if c := Main([]string{"--format", "xml", "x.toml"}, &out, &errb); c != ExitConfig {
-		t.Errorf("want 2, got %d", c)
-	}
-	if c := Main([]string{"unknown.file"}, &out, &errb); c != ExitConfig {
-		t.Errorf("want 2 for undetectable file, got %d", c)
+	res, err := c.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, f := range []string{"sarif", "junit"} {
-		out.Reset()
-		Main([]string{"--fact", "offline=true", "--format", f, "testdata/examples/tdengine/taosadapter.toml"}, &out, &errb)
+		var out bytes.Buffer
+		if err := Write(&out, f, res); err != nil {
+			t.Fatal(err)
+		}
 		golden(t, "taosadapter."+f, out.Bytes())
 	}
 }

@@ -13,33 +13,26 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/dbsec/dbsec/pkg/tomlx"
 )
 
 // ErrParse is wrapped by every reader error caused by malformed input.
 var ErrParse = errors.New("parse error")
 
+// ErrNotFormat is wrapped by reader errors for content that is not the
+// kind's format at all (binary data, or a taos.cfg line that is not a
+// parameter), as opposed to a file of the right format with a syntax error.
+// It wraps ErrParse. check-config refuses such files (exit 2); the
+// exporter's periodic check reports them as CONF-002 like any parse error.
+var ErrNotFormat = fmt.Errorf("%w: not the product's configuration format", ErrParse)
+
 // PosError is an error at a position in a file. Its text is
-// "file:line:col: msg".
-type PosError struct {
-	File      string
-	Line, Col int
-	Msg       string
-	Err       error
-}
-
-func (e *PosError) Error() string {
-	switch {
-	case e.Line > 0 && e.Col > 0:
-		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
-	case e.Line > 0:
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
-}
-
-func (e *PosError) Unwrap() error { return e.Err }
+// "file:line:col: msg" (the error type of every TOML file dbsec reads).
+type PosError = tomlx.Error
 
 // ReadOptions tune how references inside files are resolved.
 type ReadOptions struct {
@@ -73,6 +66,12 @@ func Parse(path string, kind Kind, b []byte, opt ReadOptions) []*Doc {
 	sum := sha256.Sum256(b)
 	hexsum := hex.EncodeToString(sum[:])
 	var docs []*Doc
+	if err := checkText(path, kind, b); err != nil {
+		d := newDoc(kind, path)
+		d.ParseErr = err
+		d.SHA256 = hexsum
+		return []*Doc{d}
+	}
 	switch kind {
 	case KindTaosCfg:
 		docs = []*Doc{ParseTaosCfg(path, b)}
@@ -88,6 +87,30 @@ func Parse(path string, kind Kind, b []byte, opt ReadOptions) []*Doc {
 	}
 	return docs
 }
+
+// checkText refuses content that is not text: every supported format is
+// UTF-8 text without NUL bytes. The error is positioned at the first bad
+// byte.
+func checkText(path string, kind Kind, b []byte) *PosError {
+	line, col := 1, 1
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == 0 || (r == utf8.RuneError && size <= 1) {
+			return &PosError{File: path, Line: line, Col: col, Err: ErrNotFormat,
+				Msg: fmt.Sprintf("not a %s file: byte 0x%02x is not text", kind.FileName(), b[i])}
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		i += size
+	}
+	return nil
+}
+
+// taosNameRe is the shape of a taos.cfg parameter name.
+var taosNameRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.]*$`)
 
 // ---- TOML (tidb, tikv, pd, taosadapter, taoskeeper) ----
 
@@ -269,6 +292,12 @@ func ParseTaosCfg(path string, b []byte) *Doc {
 			continue // only other Unicode spaces (\v, \f, U+0085…)
 		}
 		name := fields[0]
+		if !taosNameRe.MatchString(name) {
+			col := len(line) - len(trimmed) + 1
+			d.ParseErr = &PosError{File: path, Line: n, Col: col, Err: ErrNotFormat,
+				Msg: fmt.Sprintf("not a taos.cfg line: %q is not a parameter name", truncate(name, 40))}
+			return d
+		}
 		var vals []string
 		for _, f := range fields[1:] {
 			if strings.HasPrefix(f, "#") {
@@ -366,4 +395,30 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// FileName names the file dialect of k for messages ("taos.cfg",
+// "tidb TOML", …).
+func (k Kind) FileName() string {
+	switch k {
+	case KindTaosCfg:
+		return "taos.cfg"
+	case KindDotenv:
+		return "env"
+	case KindCompose:
+		return "docker-compose"
+	case "":
+		return "configuration"
+	}
+	return string(k) + " TOML"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -11,7 +11,7 @@ import (
 	"sync"
 )
 
-// secretKeyRe marks secret-class key names (DRIFT.md §4.2).
+// secretKeyRe marks secret-class key names (pkg/drift/README.md).
 var secretKeyRe = regexp.MustCompile(`(?i)(password|passwd|secret|token|credential|access_?key|private_?key|_KEY$|signing-key|adaptertoken|ssaccessstring|passwords)`)
 
 // flagKeyRe excludes switches whose names mention secrets

@@ -9,9 +9,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/dbsec/dbsec/pkg/finding"
+
+	"github.com/dbsec/dbsec/pkg/tomlx"
 )
 
 //go:embed rules/*.toml
@@ -218,39 +218,11 @@ func (pi *posIndex) errAt(line, col int, format string, a ...any) error {
 
 // decodeStrict decodes b into v, rejecting unknown keys with positions.
 func decodeStrict(file string, b []byte, v any) (*posIndex, error) {
-	md, err := toml.Decode(string(b), v)
+	doc, err := tomlx.Decode(file, b, v, ErrConfig)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, &PosError{File: file, Line: pe.Position.Line, Col: pe.Position.Col, Msg: pe.Message, Err: ErrConfig}
-		}
-		return nil, &PosError{File: file, Msg: err.Error(), Err: ErrConfig}
+		return nil, err
 	}
-	pi := newPosIndex(file, b)
-	var errs ErrorList
-	for _, k := range md.Undecoded() {
-		parts := []string(k)
-		last := parts[len(parts)-1]
-		table := normKeyPath(strings.Join(parts[:len(parts)-1], "."))
-		line, col := 1, 1
-		found := false
-		for hi := -1; hi < len(pi.headers) && !found; hi++ {
-			if hi >= 0 && pi.headers[hi].path != table || hi < 0 && table != "" {
-				continue
-			}
-			l, c := pi.keyPos(hi, normKeyPath(last))
-			if hi < 0 || l != pi.headers[hi].line {
-				line, col, found = l, c, true
-			}
-		}
-		if !found {
-			if h := pi.nth(normKeyPath(k.String()), 0, 0, -1); h >= 0 {
-				line, col = pi.headers[h].line, pi.headers[h].col
-			}
-		}
-		errs = append(errs, pi.errAt(line, col, "unknown key %q", k.String()))
-	}
-	return pi, errs.err()
+	return newPosIndex(file, b), doc.Err()
 }
 
 // LoadPack parses and validates a rule pack. Errors are positioned

@@ -26,7 +26,7 @@ func (s System) String() string {
 	return "unknown"
 }
 
-// Category is the security category of an event (DESIGN.md).
+// Category is the security category of an event.
 type Category uint8
 
 // Categories.

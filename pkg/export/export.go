@@ -21,8 +21,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/dbsec/dbsec/pkg/event"
-	"github.com/dbsec/dbsec/pkg/pipeline"
 	"github.com/dbsec/dbsec/pkg/redact"
 )
 
@@ -281,8 +282,6 @@ type Exporter struct {
 	stopped chan struct{}
 }
 
-var _ pipeline.Sink = (*Exporter)(nil)
-
 // New opens the output.
 func New(opts Options) (*Exporter, error) {
 	if opts.MaxBytes <= 0 {
@@ -434,4 +433,24 @@ func (x *Exporter) Close() error {
 	x.mu.Unlock()
 	<-x.stopped
 	return err
+}
+
+var (
+	writtenDesc   = prometheus.NewDesc("dbsec_export_events_total", "Events written to the SIEM export since start.", nil, nil)
+	exportErrDesc = prometheus.NewDesc("dbsec_export_errors_total", "Events that could not be written to the SIEM export since start.", nil, nil)
+)
+
+// MetricNames are the names of the export's metrics.
+var MetricNames = []string{"dbsec_export_events_total", "dbsec_export_errors_total"}
+
+// Describe implements prometheus.Collector.
+func (x *Exporter) Describe(ch chan<- *prometheus.Desc) {
+	ch <- writtenDesc
+	ch <- exportErrDesc
+}
+
+// Collect implements prometheus.Collector.
+func (x *Exporter) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(writtenDesc, prometheus.CounterValue, float64(x.Written()))
+	ch <- prometheus.MustNewConstMetric(exportErrDesc, prometheus.CounterValue, float64(x.Errors()))
 }

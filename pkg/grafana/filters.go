@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dbsec/dbsec/pkg/api"
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/finding"
 	"github.com/dbsec/dbsec/pkg/grafana/model"
@@ -146,7 +147,7 @@ func (f *filters) detectionQuery(from, to time.Time, limit int) (store.Detection
 
 // keepDetection applies the exclusions the API cannot (detections have no
 // "!=" parameters).
-func (f *filters) keepDetection(d *store.Detection) bool {
+func (f *filters) keepDetection(d *api.Detection) bool {
 	for k, vs := range f.ne {
 		var v string
 		switch k {
@@ -199,6 +200,6 @@ func (f *filters) keepFinding(x *finding.Finding) bool {
 		!slices.Contains(f.ne[model.KeySeverity], x.Severity.String()) && !slices.Contains(f.ne[model.KeyStatus], string(x.Status))
 }
 
-func (f *filters) keepDrift(c *store.DriftChange) bool {
+func (f *filters) keepDrift(c *api.DriftChange) bool {
 	return !slices.Contains(f.ne[model.KeyTarget], c.Target)
 }

@@ -73,13 +73,13 @@ func withUnit(f *data.Field, unit string) *data.Field {
 // logLevel is the level a logs panel colours an event by: critical when a
 // detection fired on it, error for failures and denials, warning for
 // changes of privileges, schema and server state, info otherwise.
-func logLevel(ev *event.Event) string {
+func logLevel(ev *api.Event) string {
 	switch {
 	case len(ev.Detections) > 0:
 		return "critical"
-	case ev.Outcome == event.OutcomeFailure || ev.Category == event.CategoryAccessDenied || ev.Category == event.CategoryError:
+	case ev.Outcome == event.OutcomeFailure.String() || ev.Category == event.CategoryAccessDenied.String() || ev.Category == event.CategoryError.String():
 		return "error"
-	case ev.Category == event.CategoryPrivilegeChange || ev.Category == event.CategoryDDL || ev.Category == event.CategoryAdmin:
+	case ev.Category == event.CategoryPrivilegeChange.String() || ev.Category == event.CategoryDDL.String() || ev.Category == event.CategoryAdmin.String():
 		return "warning"
 	}
 	return "info"
@@ -87,7 +87,7 @@ func logLevel(ev *event.Event) string {
 
 // logBody is the line a logs panel shows: the statement, else the reason,
 // else what happened.
-func logBody(ev *event.Event) string {
+func logBody(ev *api.Event) string {
 	switch {
 	case ev.Statement != "":
 		return ev.Statement
@@ -97,10 +97,10 @@ func logBody(ev *event.Event) string {
 	return fmt.Sprintf("%s %s %s", ev.Category, ev.Action, ev.Outcome)
 }
 
-func eventLabels(ev *event.Event, exporter string) json.RawMessage {
+func eventLabels(ev *api.Event, exporter string) json.RawMessage {
 	m := map[string]string{
-		"source": ev.Source, "system": ev.System.String(), "category": ev.Category.String(),
-		"action": ev.Action.String(), "outcome": ev.Outcome.String(),
+		"source": ev.Source, "system": ev.System, "category": ev.Category,
+		"action": ev.Action, "outcome": ev.Outcome,
 	}
 	for k, v := range map[string]string{"user": ev.User, "client_ip": ev.ClientIP, "server": ev.Server, "database": ev.Database,
 		"digest": ev.Digest, "connection_id": ev.ConnectionID, "status_code": ev.StatusCode, "exporter": exporter,
@@ -133,7 +133,7 @@ func (qc *queryCtx) connectionLinks() []data.DataLink {
 
 // eventLogs is Grafana's logs data-plane frame: timestamp, body,
 // severity, id and labels, plus the fields that carry drill-down links.
-func (qc *queryCtx) eventLogs(evs []*event.Event, exs []string) *data.Frame {
+func (qc *queryCtx) eventLogs(evs []*api.Event, exs []string) *data.Frame {
 	n := len(evs)
 	ts := make([]time.Time, n)
 	body := make([]string, n)
@@ -166,17 +166,17 @@ func (qc *queryCtx) eventLogs(evs []*event.Event, exs []string) *data.Frame {
 }
 
 // eventTable is every event field as a table column.
-func (qc *queryCtx) eventTable(evs []*event.Event, exs []string) *data.Frame {
+func (qc *queryCtx) eventTable(evs []*api.Event, exs []string) *data.Frame {
 	n := len(evs)
 	col := func() []string { return make([]string, n) }
 	ts := make([]time.Time, n)
 	id, src, sys, cat, act, out, usr, ip, srv, db, objs, stmt, dig, code, reason, conn, dets, origin :=
 		col(), col(), col(), col(), col(), col(), col(), col(), col(), col(), col(), col(), col(), col(), col(), col(), col(), col()
-	rows := make([]int64, n)
-	dur := make([]float64, n)
+	rows := make([]*int64, n)
+	dur := make([]*float64, n)
 	for i, ev := range evs {
 		ts[i] = ev.Time.UTC()
-		id[i], src[i], sys[i], cat[i], act[i], out[i] = ev.ID, ev.Source, ev.System.String(), ev.Category.String(), ev.Action.String(), ev.Outcome.String()
+		id[i], src[i], sys[i], cat[i], act[i], out[i] = ev.ID, ev.Source, ev.System, ev.Category, ev.Action, ev.Outcome
 		usr[i], ip[i], srv[i], db[i], objs[i] = ev.User, ev.ClientIP, ev.Server, ev.Database, strings.Join(ev.Objects, ", ")
 		stmt[i], dig[i], code[i], reason[i], conn[i] = ev.Statement, ev.Digest, ev.StatusCode, ev.Reason, ev.ConnectionID
 		dets[i] = strings.Join(ev.Detections, ", ")
@@ -283,7 +283,7 @@ func bucket(ms, w int64) int64 {
 
 // topFrame ranks the values of a dimension: a string column named after
 // the dimension and a count (numeric long: alertable, one row per value).
-func (qc *queryCtx) topFrame(by store.Dimension, items []store.TopItem) *data.Frame {
+func (qc *queryCtx) topFrame(by store.Dimension, items []api.TopItem) *data.Frame {
 	vs := make([]string, len(items))
 	ns := make([]int64, len(items))
 	for i, it := range items {
@@ -298,7 +298,7 @@ func (qc *queryCtx) topFrame(by store.Dimension, items []store.TopItem) *data.Fr
 
 // detectionFrame is a table of detector hits with links to their
 // evidence.
-func (qc *queryCtx) detectionFrame(ds []store.Detection) *data.Frame {
+func (qc *queryCtx) detectionFrame(ds []api.Detection) *data.Frame {
 	n := len(ds)
 	col := func() []string { return make([]string, n) }
 	ts := make([]time.Time, n)
@@ -400,7 +400,7 @@ func (qc *queryCtx) findingFrame(fs []findingRow) *data.Frame {
 
 // driftFrame is a table of drift changes whose time, title, text and tags
 // fields also make it an annotation query.
-func (qc *queryCtx) driftFrame(cs []store.DriftChange) *data.Frame {
+func (qc *queryCtx) driftFrame(cs []api.DriftChange) *data.Frame {
 	n := len(cs)
 	col := func() []string { return make([]string, n) }
 	ts := make([]time.Time, n)
@@ -442,7 +442,7 @@ func (qc *queryCtx) driftFrame(cs []store.DriftChange) *data.Frame {
 	return fr
 }
 
-func breakSeq(r store.IntegrityReport) int64 {
+func breakSeq(r api.IntegrityReport) int64 {
 	if r.FirstBreak != nil {
 		return r.FirstBreak.Seq
 	}
@@ -451,7 +451,7 @@ func breakSeq(r store.IntegrityReport) int64 {
 
 // integrityFrame has one row per exporter: whether its hash chain
 // verifies, over which sequence numbers, and where it first breaks.
-func integrityFrame(rs []result[store.IntegrityReport]) *data.Frame {
+func integrityFrame(rs []result[api.IntegrityReport]) *data.Frame {
 	n := len(rs)
 	ex, head, bid, reason := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	ok := make([]bool, n)

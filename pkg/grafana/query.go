@@ -14,7 +14,6 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/dbsec/dbsec/pkg/api"
-	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/grafana/model"
 	"github.com/dbsec/dbsec/pkg/store"
 )
@@ -285,22 +284,22 @@ func (qc *queryCtx) events(ctx context.Context) (data.Frames, error) {
 		return nil, badQuery("%v", err)
 	}
 	limit := qc.limit(defaultLimit, maxEventLimit)
-	rs, err := gather(qc, fanOut(ctx, qc.ds.exporters, func(ctx context.Context, c *api.Client) (store.EventPage, error) {
+	rs, err := gather(qc, fanOut(ctx, qc.ds.exporters, func(ctx context.Context, c *api.Client) (api.EventPage, error) {
 		return c.Events(ctx, store.EventQuery{Filter: sf, Limit: limit})
 	}))
 	if err != nil {
 		return nil, err
 	}
 	type row struct {
-		ev *event.Event
+		ev *api.Event
 		ex string
 	}
 	var rows []row
 	more := false
 	for _, r := range rs {
 		more = more || r.val.Next != ""
-		for _, ev := range r.val.Events {
-			rows = append(rows, row{ev, r.ex.url})
+		for i := range r.val.Events {
+			rows = append(rows, row{&r.val.Events[i], r.ex.url})
 		}
 	}
 	// Newest first, as each exporter answers; ties by id for a stable order.
@@ -313,7 +312,7 @@ func (qc *queryCtx) events(ctx context.Context) (data.Frames, error) {
 	if len(rows) > limit {
 		rows, more = rows[:limit], true
 	}
-	evs := make([]*event.Event, len(rows))
+	evs := make([]*api.Event, len(rows))
 	exs := make([]string, len(rows))
 	for i, r := range rows {
 		evs[i], exs[i] = r.ev, r.ex
@@ -390,7 +389,7 @@ func (qc *queryCtx) series(ctx context.Context) (data.Frames, error) {
 		qc.notice(data.NoticeSeverityInfo, "top %d lowered to the maximum of %d", top, maxTop)
 		top = maxTop
 	}
-	rs, err := gather(qc, fanOut(ctx, qc.ds.exporters, func(ctx context.Context, c *api.Client) (store.SeriesResult, error) {
+	rs, err := gather(qc, fanOut(ctx, qc.ds.exporters, func(ctx context.Context, c *api.Client) (api.SeriesResult, error) {
 		return c.Series(ctx, store.SeriesQuery{Filter: sf, Step: step, By: by, Top: top})
 	}))
 	if err != nil {
@@ -446,7 +445,7 @@ func (qc *queryCtx) top(ctx context.Context) (data.Frames, error) {
 		limit = defaultTopLimit
 	}
 	limit = min(limit, 1000)
-	rs, err := gather(qc, fanOut(ctx, qc.ds.exporters, func(ctx context.Context, c *api.Client) (store.TopResult, error) {
+	rs, err := gather(qc, fanOut(ctx, qc.ds.exporters, func(ctx context.Context, c *api.Client) (api.TopResult, error) {
 		return c.Top(ctx, store.TopQuery{Filter: sf, By: by, Limit: limit})
 	}))
 	if err != nil {
@@ -458,11 +457,11 @@ func (qc *queryCtx) top(ctx context.Context) (data.Frames, error) {
 			sum[it.Value] += it.Count
 		}
 	}
-	items := make([]store.TopItem, 0, len(sum))
+	items := make([]api.TopItem, 0, len(sum))
 	for v, n := range sum {
-		items = append(items, store.TopItem{Value: v, Count: n})
+		items = append(items, api.TopItem{Value: v, Count: n})
 	}
-	slices.SortFunc(items, func(a, b store.TopItem) int {
+	slices.SortFunc(items, func(a, b api.TopItem) int {
 		if c := cmp.Compare(b.Count, a.Count); c != 0 {
 			return c
 		}
@@ -553,13 +552,13 @@ func (qc *queryCtx) detections(ctx context.Context) (data.Frames, error) {
 	if err != nil {
 		return nil, badQuery("%v", err)
 	}
-	rs, err := gather(qc, fanOut(ctx, qc.ds.exporters, func(ctx context.Context, c *api.Client) (store.DetectionPage, error) {
+	rs, err := gather(qc, fanOut(ctx, qc.ds.exporters, func(ctx context.Context, c *api.Client) (api.DetectionPage, error) {
 		return c.Detections(ctx, dq)
 	}))
 	if err != nil {
 		return nil, err
 	}
-	var ds []store.Detection
+	var ds []api.Detection
 	more := false
 	for _, r := range rs {
 		more = more || r.val.Next != ""
@@ -569,7 +568,7 @@ func (qc *queryCtx) detections(ctx context.Context) (data.Frames, error) {
 			}
 		}
 	}
-	slices.SortStableFunc(ds, func(a, b store.Detection) int {
+	slices.SortStableFunc(ds, func(a, b api.Detection) int {
 		if c := b.Time.Compare(a.Time); c != 0 {
 			return c
 		}
@@ -591,7 +590,7 @@ func (qc *queryCtx) findings(ctx context.Context) (data.Frames, error) {
 	if err != nil {
 		return nil, badQuery("%v", err)
 	}
-	rs, err := gather(qc, fanOut(ctx, qc.ds.exporters, func(ctx context.Context, c *api.Client) (store.FindingPage, error) {
+	rs, err := gather(qc, fanOut(ctx, qc.ds.exporters, func(ctx context.Context, c *api.Client) (api.FindingPage, error) {
 		return c.Findings(ctx, fq)
 	}))
 	if err != nil {
@@ -630,13 +629,13 @@ func (qc *queryCtx) driftChanges(ctx context.Context) (data.Frames, error) {
 	qc.ignore(driftKeys)
 	limit := qc.limit(defaultLimit, maxOtherLimit)
 	dq := store.DriftQuery{From: qc.from, To: qc.to, Target: qc.f.eq[model.KeyTarget], Limit: limit}
-	rs, err := gather(qc, fanOut(ctx, qc.ds.exporters, func(ctx context.Context, c *api.Client) (store.DriftPage, error) {
+	rs, err := gather(qc, fanOut(ctx, qc.ds.exporters, func(ctx context.Context, c *api.Client) (api.DriftPage, error) {
 		return c.DriftChanges(ctx, dq)
 	}))
 	if err != nil {
 		return nil, err
 	}
-	var cs []store.DriftChange
+	var cs []api.DriftChange
 	more := false
 	for _, r := range rs {
 		more = more || r.val.Next != ""
@@ -646,7 +645,7 @@ func (qc *queryCtx) driftChanges(ctx context.Context) (data.Frames, error) {
 			}
 		}
 	}
-	slices.SortStableFunc(cs, func(a, b store.DriftChange) int { return b.Time.Compare(a.Time) })
+	slices.SortStableFunc(cs, func(a, b api.DriftChange) int { return b.Time.Compare(a.Time) })
 	if len(cs) > limit {
 		cs, more = cs[:limit], true
 	}
@@ -658,7 +657,7 @@ func (qc *queryCtx) driftChanges(ctx context.Context) (data.Frames, error) {
 
 func (qc *queryCtx) integrity(ctx context.Context) (data.Frames, error) {
 	qc.ignore(nil)
-	rs, err := gather(qc, fanOut(ctx, qc.ds.exporters, func(ctx context.Context, c *api.Client) (store.IntegrityReport, error) {
+	rs, err := gather(qc, fanOut(ctx, qc.ds.exporters, func(ctx context.Context, c *api.Client) (api.IntegrityReport, error) {
 		return c.Integrity(ctx, store.IntegrityQuery{})
 	}))
 	if err != nil {

@@ -19,7 +19,6 @@ import (
 
 	"github.com/dbsec/dbsec/pkg/api"
 	"github.com/dbsec/dbsec/pkg/detect"
-	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/grafana/model"
 	"github.com/dbsec/dbsec/pkg/store"
 )
@@ -190,7 +189,7 @@ func (d *Datasource) resourceEvent(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "invalid event id %q", id)
 		return
 	}
-	rs := fanOut(r.Context(), d.exporters, func(ctx context.Context, c *api.Client) (*event.Event, error) { return c.Event(ctx, id) })
+	rs := fanOut(r.Context(), d.exporters, func(ctx context.Context, c *api.Client) (*api.Event, error) { return c.Event(ctx, id) })
 	var reasons []string
 	for _, x := range rs {
 		if x.err == nil {

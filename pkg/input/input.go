@@ -1,9 +1,15 @@
-// Package input defines what every log input (file follower, syslog listener,
-// HTTP receiver) hands to the pipeline: physical lines with their origin. It
-// knows no formats and imports only the standard library.
+// Package input defines what every input hands to the pipeline: physical
+// lines with their origin (the file follower in pkg/tail, replay, the
+// syslog listener), or events that arrived already structured (the TDengine
+// audit receiver in pkg/input/taosaudit). It knows no formats and imports
+// only pkg/event.
 package input
 
-import "context"
+import (
+	"context"
+
+	"github.com/dbsec/dbsec/pkg/event"
+)
 
 // Line is one physical line without its trailing newline (and without a
 // trailing '\r').
@@ -22,11 +28,15 @@ type Line struct {
 	Host string
 }
 
-// Handler receives lines from an input. Calls are made from a single
-// goroutine per input, never concurrently.
+// Handler receives lines (or events) from an input. Calls are made from a
+// single goroutine per input, never concurrently.
 type Handler interface {
 	// HandleLine processes one line. It must not keep l.Text.
 	HandleLine(l Line)
+	// HandleEvent processes an event that the input received already
+	// parsed; it goes through the same counting, detection and sinks as a
+	// parsed line. It must not keep ev (Clone it).
+	HandleEvent(ev *event.Event)
 	// Idle is called when the input has read everything available and has
 	// seen no new data for a short while. Multi-line assemblers flush a
 	// pending record here.
@@ -55,3 +65,10 @@ type Stats struct {
 type StatsReporter interface {
 	Stats() Stats
 }
+
+// LinesOnly is embedded by handlers that take lines only (tests, tools):
+// its HandleEvent drops the event.
+type LinesOnly struct{}
+
+// HandleEvent implements Handler by dropping ev.
+func (LinesOnly) HandleEvent(*event.Event) {}

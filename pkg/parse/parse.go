@@ -73,7 +73,7 @@ func (o Options) Defaults() Options {
 	return o
 }
 
-// Format describes one parser unit: a format name of DESIGN.md.
+// Format describes one parser unit, under one format name.
 type Format struct {
 	Name   string
 	System event.System

@@ -109,3 +109,19 @@ func Offset(b []byte) (secs int, ok bool) {
 func DateUTC(y, mo, d, h, mi, s, nsec, offset int) time.Time {
 	return time.Date(y, time.Month(mo), d, h, mi, s, nsec, time.UTC).Add(-time.Duration(offset) * time.Second)
 }
+
+var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+
+// Month returns the month number (1–12) of an English three-letter month
+// abbreviation ("Jan" … "Dec", case-sensitive as logs write it), or 0.
+func Month(b []byte) int {
+	if len(b) != 3 {
+		return 0
+	}
+	for i, m := range months {
+		if string(b) == m {
+			return i + 1
+		}
+	}
+	return 0
+}

@@ -71,7 +71,7 @@ type Config struct {
 	IDGen  *event.IDGen
 	Logger *slog.Logger
 	// StripDockerPrefix removes the "<service> | " that `docker compose
-	// logs` writes before each line (FORMATS.md §2.1).
+	// logs` writes before each line (docs/formats.md).
 	StripDockerPrefix bool
 }
 
@@ -154,10 +154,11 @@ func (s *Source) record(rec []byte, pos parse.Pos) {
 	s.deliver(ev)
 }
 
-// Emit sends an event that arrived already parsed (the TDengine audit
-// receiver) through the same counting and sinks as a parsed line. Calls must
-// not overlap with each other or with HandleLine.
-func (s *Source) Emit(ev *event.Event) {
+// HandleEvent implements input.Handler: an event that arrived already
+// parsed (the TDengine audit receiver) goes through the same counting,
+// detection and sinks as a parsed line. Calls must not overlap with each
+// other or with HandleLine.
+func (s *Source) HandleEvent(ev *event.Event) {
 	s.deliver(ev)
 }
 

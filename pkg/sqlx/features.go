@@ -8,7 +8,7 @@ import (
 // Features is a set of security-relevant properties of a statement.
 type Features uint64
 
-// The features. Comments name the detection (DETECTIONS.md §3) that uses
+// The features. Comments name the detection (docs/detections.md) that uses
 // them.
 const (
 	GrantAll         Features = 1 << iota // D10 GRANT ALL [PRIVILEGES]

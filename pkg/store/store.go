@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dbsec/dbsec/pkg/event"
@@ -32,6 +33,10 @@ type Appender interface {
 	Consume(ev *event.Event)
 	AddDetections(ctx context.Context, ds []Detection) error
 	PutFindings(ctx context.Context, target string, at time.Time, fs []finding.Finding) error
+	// AddDriftChanges records drift changes; a change already recorded
+	// (same DriftChange.Identity) is not recorded again, so a checker that
+	// reports the same difference on every run, or after a restart, adds
+	// it once.
 	AddDriftChanges(ctx context.Context, at time.Time, cs []DriftChange) error
 	Close(ctx context.Context) error
 }
@@ -264,6 +269,13 @@ type DriftChange struct {
 	OldHMAC string    `json:"old_hmac,omitempty"`
 	NewHMAC string    `json:"new_hmac,omitempty"`
 	Note    string    `json:"note,omitempty"`
+}
+
+// Identity identifies a change independently of when it was recorded: the
+// target, the file, the subject and key, and the old and new values (or
+// their HMACs).
+func (c *DriftChange) Identity() string {
+	return strings.Join([]string{c.Target, c.Path, c.Subject, c.Key, c.Change, c.Old, c.New, c.OldHMAC, c.NewHMAC}, "\x1f")
 }
 
 // DriftQuery selects drift changes, newest first.

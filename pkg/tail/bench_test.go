@@ -14,7 +14,10 @@ import (
 )
 
 // countHandler counts lines and bytes without keeping them.
-type countHandler struct{ lines, bytes int64 }
+type countHandler struct {
+	input.LinesOnly
+	lines, bytes int64
+}
 
 func (c *countHandler) HandleLine(l input.Line) { c.lines++; c.bytes += int64(len(l.Text)) }
 func (c *countHandler) Idle()                   {}

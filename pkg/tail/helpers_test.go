@@ -14,6 +14,7 @@ import (
 
 // recorder is a Handler that keeps copies of every line.
 type recorder struct {
+	input.LinesOnly
 	mu    sync.Mutex
 	lines []input.Line
 	n     atomic.Int64

@@ -12,6 +12,7 @@ import (
 )
 
 type rec struct {
+	input.LinesOnly
 	lines []input.Line
 	idle  int
 }

@@ -1,5 +1,5 @@
-// Package formats is the table of every parser unit, by the format names of
-// DESIGN.md. It is the only package that imports all format packages.
+// Package formats is the table of every parser unit, by format name (the
+// README's format table). It is the only package that imports all format packages.
 package formats
 
 import (

@@ -1,5 +1,5 @@
 // Package gunicorn parses gunicorn's access log in its default format
-// (format name "gunicorn", FORMATS.md §3.4):
+// (format name "gunicorn", docs/formats.md):
 //
 //	%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"
 //

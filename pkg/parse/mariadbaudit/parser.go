@@ -1,5 +1,5 @@
 // Package mariadbaudit parses the MariaDB server_audit plugin log (format
-// name "mariadb-audit", FORMATS.md §4.1 and §4.4), as written to its own file
+// name "mariadb-audit", docs/formats.md), as written to its own file
 // or to syslog:
 //
 //	timestamp,serverhost,username,host,connectionid,queryid,operation,database,object,retcode
@@ -62,6 +62,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/classify"
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/parse"
+	"github.com/dbsec/dbsec/pkg/parse/internal/connset"
 	"github.com/dbsec/dbsec/pkg/redact"
 )
 
@@ -86,8 +87,8 @@ type Parser struct {
 	loc *time.Location
 	now func() time.Time
 
-	failed  connSet // connection ids whose FAILED_CONNECT awaits its DISCONNECT
-	scratch []byte  // decoded statement
+	failed  connset.Set // connection ids whose FAILED_CONNECT awaits its DISCONNECT
+	scratch []byte      // decoded statement
 
 	// TABLE events of the statement in progress.
 	tblConn, tblQuery []byte // copies
@@ -223,11 +224,11 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 		ev.Category = event.CategoryLogin
 		ev.Outcome = event.OutcomeFailure
 		if id, ok := parse.Digits(connID); ok {
-			p.failed.add(uint64(id))
+			p.failed.Add(uint64(id))
 		}
 		return true, nil
 	case bytes.Equal(op, opDisconnect):
-		if id, ok := parse.Digits(connID); ok && p.failed.remove(uint64(id)) {
+		if id, ok := parse.Digits(connID); ok && p.failed.Remove(uint64(id)) {
 			return false, nil // the end of a failed login, already counted
 		}
 		ev.Action = event.ActionDisconnect
@@ -294,8 +295,6 @@ func num(b []byte) (int, bool) {
 	}
 	return n, len(b) > 0
 }
-
-var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
 
 // syslogPrefix parses "[<PRI>]TIME [HOST] IDENT: [INFO ]" and returns the time
 // and the offset of the server_audit fields (serverhost first).
@@ -379,13 +378,7 @@ func (p *Parser) syslogTime(b []byte) (time.Time, int, bool) {
 	if len(b) < 15 || b[3] != ' ' || b[9] != ':' || b[12] != ':' {
 		return time.Time{}, 0, false
 	}
-	mo := 0
-	for k, m := range months {
-		if string(b[:3]) == m {
-			mo = k + 1
-			break
-		}
-	}
+	mo := parse.Month(b[:3])
 	day := b[4:6]
 	if day[0] == ' ' {
 		day = day[1:]
@@ -558,56 +551,6 @@ func (p *Parser) takeTables(conn, query []byte, ev *event.Event) {
 	p.tblN = 0
 	p.tblConn = p.tblConn[:0]
 	p.tblQuery = p.tblQuery[:0]
-}
-
-// connSet is a fixed-size, set-associative table of connection ids (no
-// allocation after New); a full set evicts its oldest entry.
-type connSet struct {
-	slots [connSets * connWays]connSlot
-	clock uint64
-}
-
-const (
-	connSets = 1024
-	connWays = 4 // capacity 4096 failed logins in flight
-)
-
-type connSlot struct {
-	id  uint64
-	age uint64 // 0 = empty
-}
-
-func (s *connSet) ways(id uint64) []connSlot {
-	h := id * 0x9E3779B97F4A7C15
-	return s.slots[(h>>54)%connSets*connWays:][:connWays]
-}
-
-func (s *connSet) add(id uint64) {
-	set := s.ways(id)
-	oldest := 0
-	for i := range set {
-		if set[i].age != 0 && set[i].id == id {
-			oldest = i
-			break
-		}
-		if set[i].age < set[oldest].age {
-			oldest = i
-		}
-	}
-	s.clock++
-	set[oldest] = connSlot{id: id, age: s.clock}
-}
-
-// remove reports whether id was present and removes it.
-func (s *connSet) remove(id uint64) bool {
-	set := s.ways(id)
-	for i := range set {
-		if set[i].age != 0 && set[i].id == id {
-			set[i] = connSlot{}
-			return true
-		}
-	}
-	return false
 }
 
 var _ parse.Parser = (*Parser)(nil)

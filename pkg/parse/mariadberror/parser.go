@@ -1,5 +1,5 @@
 // Package mariadberror parses the MariaDB (and MySQL) error log (format name
-// "mariadb-error", FORMATS.md §4.1) and keeps only failed logins:
+// "mariadb-error", docs/formats.md) and keeps only failed logins:
 //
 //	2026-12-02 10:27:06 4 [Warning] Access denied for user 'analyst'@'localhost' (using password: YES)
 //
@@ -180,21 +180,12 @@ func userHost(b []byte) (user, host, reason []byte, ok bool) {
 	return user, host, rs[:e], true
 }
 
-var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
-
 // syslogLike reports whether b starts with a syslog or journald header.
 func syslogLike(b []byte) bool {
 	if len(b) > 0 && b[0] == '<' {
 		return true
 	}
-	if len(b) >= 4 && b[3] == ' ' {
-		for _, m := range months {
-			if string(b[:3]) == m {
-				return true
-			}
-		}
-	}
-	return false
+	return len(b) >= 4 && b[3] == ' ' && parse.Month(b[:3]) > 0
 }
 
 // timestamp parses the time at the start of an error-log line and returns

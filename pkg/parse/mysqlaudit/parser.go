@@ -1,5 +1,5 @@
 // Package mysqlaudit parses the MySQL Enterprise Audit log in JSON format
-// (format name "mysql-enterprise-audit", FORMATS.md §4.3 and §4.4).
+// (format name "mysql-enterprise-audit", docs/formats.md).
 //
 // The file is documented as one JSON array, but each element is written on
 // a line of its own ending in ",": a trailing comma (and a leading "[" on the
@@ -42,6 +42,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/classify"
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/parse"
+	"github.com/dbsec/dbsec/pkg/parse/internal/connset"
 	"github.com/dbsec/dbsec/pkg/parse/internal/jsonscan"
 	"github.com/dbsec/dbsec/pkg/redact"
 )
@@ -63,7 +64,7 @@ const (
 type Parser struct {
 	sc  jsonscan.Scanner
 	r   record
-	bad connSet
+	bad connset.Set
 
 	// table_access names waiting for their general record.
 	tblConn int64
@@ -221,12 +222,12 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 		case "connect":
 			ev.Action = event.ActionConnect
 			if code != 0 {
-				p.bad.add(uint64(conn))
+				p.bad.Add(uint64(conn))
 			}
 		case "change_user":
 			ev.Action = event.ActionChangeUser
 		case "disconnect":
-			if p.bad.remove(uint64(conn)) {
+			if p.bad.Remove(uint64(conn)) {
 				return false, nil // the end of a failed login, already counted
 			}
 			ev.Action = event.ActionDisconnect
@@ -287,46 +288,6 @@ func (p *Parser) takeTables(conn int64, ev *event.Event) {
 		}
 	}
 	p.tblN, p.tblConn = 0, -1
-}
-
-// connSet is a fixed-size, set-associative table of connection ids.
-type connSet struct {
-	slots [1024 * 4]connSlot
-	clock uint64
-}
-
-type connSlot struct{ id, age uint64 }
-
-func (s *connSet) ways(id uint64) []connSlot {
-	h := id * 0x9E3779B97F4A7C15
-	return s.slots[(h>>54)%1024*4:][:4]
-}
-
-func (s *connSet) add(id uint64) {
-	set := s.ways(id)
-	oldest := 0
-	for i := range set {
-		if set[i].age != 0 && set[i].id == id {
-			oldest = i
-			break
-		}
-		if set[i].age < set[oldest].age {
-			oldest = i
-		}
-	}
-	s.clock++
-	set[oldest] = connSlot{id: id, age: s.clock}
-}
-
-func (s *connSet) remove(id uint64) bool {
-	set := s.ways(id)
-	for i := range set {
-		if set[i].age != 0 && set[i].id == id {
-			set[i] = connSlot{}
-			return true
-		}
-	}
-	return false
 }
 
 var _ parse.Parser = (*Parser)(nil)

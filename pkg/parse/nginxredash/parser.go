@@ -1,10 +1,10 @@
 // Package nginxredash parses the access log of the nginx reverse proxy in
-// front of Redash (format name "nginx-redash", FORMATS.md §3.4/§3.5): nginx's
+// front of Redash (format name "nginx-redash", docs/formats.md): nginx's
 // predefined "combined" format and the Docker image's "main" format, which
 // appends "$http_x_forwarded_for". Fields after the combined (or main) ones
 // are ignored, so custom formats that only append fields also parse.
 //
-// Redash writes no log line for a failed login (FORMATS.md §3.2), so the
+// Redash writes no log line for a failed login (docs/formats.md), so the
 // proxy log is where failed logins are counted:
 //
 //   - POST /login or POST /<segment>/login (organisation login, /ldap/login):
@@ -215,21 +215,13 @@ func splitRequest(l *Line) {
 	}
 }
 
-var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
-
 // ParseTime parses $time_local / %(t)s, "02/Jan/2006:15:04:05 -0700",
 // without allocating.
 func ParseTime(b []byte) (time.Time, bool) {
 	if len(b) != 26 || b[2] != '/' || b[6] != '/' || b[11] != ':' || b[14] != ':' || b[17] != ':' || b[20] != ' ' {
 		return time.Time{}, false
 	}
-	mo := 0
-	for i, m := range months {
-		if string(b[3:6]) == m {
-			mo = i + 1
-			break
-		}
-	}
+	mo := parse.Month(b[3:6])
 	d, ok1 := parse.Digits(b[0:2])
 	y, ok2 := parse.Digits(b[7:11])
 	h, ok3 := parse.Digits(b[12:14])

@@ -173,6 +173,9 @@ http {
 }
 
 func TestRealNginx(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: real-server test (nginx)")
+	}
 	const (
 		bad       = 12 // wrong password on /login, answered 200
 		orgBad    = 1  // wrong password on /acme/login, answered 200

@@ -1,5 +1,5 @@
 // Package perconaaudit parses the Percona Server audit_log plugin in JSON
-// format (audit_log_format=JSON, format name "percona-audit", FORMATS.md §4.2
+// format (audit_log_format=JSON, format name "percona-audit", docs/formats.md
 // and §4.4), one record per line:
 //
 //	{"audit_record":{"name":"Connect","record":"7_2024-09-03T01:53:14","timestamp":"2024-09-03T01:53:33Z",
@@ -38,6 +38,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/classify"
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/parse"
+	"github.com/dbsec/dbsec/pkg/parse/internal/connset"
 	"github.com/dbsec/dbsec/pkg/parse/internal/jsonscan"
 	"github.com/dbsec/dbsec/pkg/parse/mysqlaudit"
 	"github.com/dbsec/dbsec/pkg/redact"
@@ -57,7 +58,7 @@ const maxRecord = 1 << 20
 type Parser struct {
 	sc  jsonscan.Scanner
 	r   record
-	bad connSet
+	bad connset.Set
 }
 
 // New returns a parser.
@@ -178,12 +179,12 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 	case eqFold(r.name, "connect"):
 		ev.Action = event.ActionConnect
 		if code != 0 && connOK {
-			p.bad.add(uint64(conn))
+			p.bad.Add(uint64(conn))
 		}
 	case eqFold(r.name, "change user"):
 		ev.Action = event.ActionChangeUser
 	case eqFold(r.name, "quit"):
-		if connOK && p.bad.remove(uint64(conn)) {
+		if connOK && p.bad.Remove(uint64(conn)) {
 			return false, nil // the end of a failed login, already counted
 		}
 		ev.Action = event.ActionDisconnect
@@ -233,46 +234,6 @@ func parseTime(b []byte) (time.Time, bool) {
 		}
 	}
 	return parse.DateUTC(y, mo, d, h, mi, s, nsec, off), true
-}
-
-// connSet is a fixed-size, set-associative table of connection ids.
-type connSet struct {
-	slots [1024 * 4]connSlot
-	clock uint64
-}
-
-type connSlot struct{ id, age uint64 }
-
-func (s *connSet) ways(id uint64) []connSlot {
-	h := id * 0x9E3779B97F4A7C15
-	return s.slots[(h>>54)%1024*4:][:4]
-}
-
-func (s *connSet) add(id uint64) {
-	set := s.ways(id)
-	oldest := 0
-	for i := range set {
-		if set[i].age != 0 && set[i].id == id {
-			oldest = i
-			break
-		}
-		if set[i].age < set[oldest].age {
-			oldest = i
-		}
-	}
-	s.clock++
-	set[oldest] = connSlot{id: id, age: s.clock}
-}
-
-func (s *connSet) remove(id uint64) bool {
-	set := s.ways(id)
-	for i := range set {
-		if set[i].age != 0 && set[i].id == id {
-			set[i] = connSlot{}
-			return true
-		}
-	}
-	return false
 }
 
 var _ parse.Parser = (*Parser)(nil)

@@ -21,7 +21,7 @@ type Message struct {
 	PID       []byte // process id, for pgaudit de-duplication
 }
 
-// Classifier applies the PostgreSQL/pgaudit semantics of FORMATS.md §5 to a
+// Classifier applies the PostgreSQL/pgaudit semantics of docs/formats.md to a
 // Message. It keeps a small table per backend to count a pgaudit statement
 // logged as several entries once, and scratch buffers for unquoting. It is
 // not safe for concurrent use; the zero value is ready.

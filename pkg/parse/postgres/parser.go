@@ -1,5 +1,5 @@
 // Package postgres parses the PostgreSQL server log written to stderr or to
-// a file by the logging collector (format name "postgres", FORMATS.md §5),
+// a file by the logging collector (format name "postgres", docs/formats.md),
 // including pgaudit entries. Every line starts with the server's
 // log_line_prefix, which the parser must know: NewWithPrefix compiles it,
 // and Format.New assumes DefaultPrefix, "%m [%p] %q%u@%d " (the default of

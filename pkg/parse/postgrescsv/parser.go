@@ -1,5 +1,5 @@
 // Package postgrescsv parses PostgreSQL's csvlog (format name
-// "postgres-csv", FORMATS.md §5.2), with pgaudit entries in its message
+// "postgres-csv", docs/formats.md), with pgaudit entries in its message
 // column. Columns (PG 14–17, 26): log_time, user_name, database_name,
 // process_id, connection_from, session_id, session_line_num, command_tag,
 // session_start_time, virtual_transaction_id, transaction_id,

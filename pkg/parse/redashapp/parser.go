@@ -1,5 +1,5 @@
 // Package redashapp parses the Redash application log (format name
-// "redash-app", FORMATS.md §3.1): REDASH_LOG_FORMAT's default
+// "redash-app", docs/formats.md): REDASH_LOG_FORMAT's default
 // "[%(asctime)s][PID:%(process)d][%(levelname)s][%(name)s] %(message)s",
 // asctime "YYYY-MM-DD HH:MM:SS,mmm" without zone (Options.Location), with
 // Python tracebacks continuing a record on the following lines (the

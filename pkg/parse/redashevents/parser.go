@@ -1,5 +1,5 @@
 // Package redashevents parses Redash events (format name "redash-events",
-// FORMATS.md §3.3/§3.5): one JSON object per record, either the event as
+// docs/formats.md): one JSON object per record, either the event as
 // record_event builds it ({"action":…, "object_type":…, "object_id":…,
 // "user_id":…, "user_name":…, "org_id":…, "ip":…, "user_agent":…,
 // "timestamp":<unix s>, …additional properties}), the webhook envelope

@@ -1,5 +1,5 @@
 // Package taosadapter parses taosAdapter logs (format name "taosadapter",
-// FORMATS.md §2.3), both layouts:
+// docs/formats.md), both layouts:
 //
 //	≥ 3.3.3: MM/DD HH:MM:SS.uuuuuu <pid> <MODEL> <LEVEL> [SID:0x…, ][QID:0x… ]<message>
 //	≤ 3.3.2: MM/DD HH:MM:SS.uuuuuu <pid> TAOS_ADAPTER <level> "<message>" key=value…

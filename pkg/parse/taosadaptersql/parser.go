@@ -1,5 +1,5 @@
 // Package taosadaptersql parses the SQL audit file of taosAdapter (format
-// name "taosadapter-sql", FORMATS.md §2.3): the CSV that taosAdapter writes
+// name "taosadapter-sql", docs/formats.md): the CSV that taosAdapter writes
 // to <log.path>/taosadapterSql_<instanceId>_YYYYMMDD.csv while a
 // POST /record_sql mission runs (or from start-up with
 // log.enableSqlToCsvLogging). One row per SQL request, written by

@@ -1,5 +1,5 @@
 // Package tdengine parses taosd/taosc logs (format name "tdengine-taosd",
-// FORMATS.md §2.1/§2.4). Three header layouts are accepted:
+// docs/formats.md). Three header layouts are accepted:
 //
 //	3.x:  MM/DD HH:MM:SS.uuuuuu <thread %08d> <E|C> <MODULE> [<LEVEL>] <message>
 //	2.6:  MM/DD HH:MM:SS.uuuuuu <thread %08d> <MODULE> [<LEVEL>] <message>

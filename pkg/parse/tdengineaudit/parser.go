@@ -1,5 +1,5 @@
 // Package tdengineaudit parses TDengine Enterprise audit records (format name
-// "tdengine-audit", FORMATS.md §2.2): the JSON that taosd POSTs to
+// "tdengine-audit", docs/formats.md): the JSON that taosd POSTs to
 // taosKeeper, one record per line for files, or whole HTTP request bodies
 // with ParseBody.
 //
@@ -17,7 +17,7 @@
 // A batch body is {"records":[…]}; ParseBody accepts it, a single record, or
 // a bare array of records.
 //
-// Mapping (FORMATS.md §2.4). The audit records only operations that were
+// Mapping (docs/formats.md). The audit records only operations that were
 // carried out, so every event has outcome success:
 //
 //   - login = category login, action connect; details ("app:<name>") goes to
@@ -207,7 +207,7 @@ func port(b []byte) (uint16, bool) {
 	return uint16(n), true
 }
 
-// Action maps an audit operation name (camelCase, FORMATS.md §2.2) to an
+// Action maps an audit operation name (camelCase, docs/formats.md) to an
 // action.
 func Action(op []byte) event.Action {
 	if a, ok := operations[string(op)]; ok {

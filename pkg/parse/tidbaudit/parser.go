@@ -1,5 +1,5 @@
 // Package tidbaudit parses the records of TiDB's audit-log extension
-// (pkg/extension/enterprise/audit), FORMATS.md §1.2, in both of its file
+// (pkg/extension/enterprise/audit), docs/formats.md, in both of its file
 // formats: "tidb-audit" (TEXT, the unified log format of §0) and
 // "tidb-audit-json" (one JSON object per line, same keys, time key TIME).
 //

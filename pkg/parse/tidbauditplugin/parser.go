@@ -1,5 +1,5 @@
 // Package tidbauditplugin parses the TiDB Enterprise legacy audit-log plugin
-// text format (format name "tidb-audit-plugin"), FORMATS.md §1.3:
+// text format (format name "tidb-audit-plugin"), docs/formats.md:
 //
 //	[<logtime>] [INFO] [logger.go:77] [ID=…] [TIMESTAMP=2006/01/02 15:04:05.000 -07:00]
 //	[EVENT_CLASS=GENERAL|TABLE_ACCESS|CONNECTION] [EVENT_SUBCLASS=…] [STATUS_CODE=<errno>]

@@ -1,5 +1,5 @@
 // Package tidbgeneral parses TiDB general-log records (format name
-// "tidb-general", FORMATS.md §1.4), written in the unified log format to
+// "tidb-general", docs/formats.md), written in the unified log format to
 // tidb.log or to log.general-log-file:
 //
 //	[t] [INFO] [session.go:N] [GENERAL_LOG] [conn=<id>] [session_alias=<s>]?

@@ -1,5 +1,5 @@
 // Package tidblog parses the security-relevant lines of tidb.log (format name
-// "tidb-log", FORMATS.md §0 and §1.6) and ignores everything else:
+// "tidb-log", docs/formats.md) and ignores everything else:
 //
 //   - failed logins: the WARN pair "open new session or authentication
 //     failure" and "Server.onConn handshake" with the same conn, counted once;
@@ -22,6 +22,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/classify"
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/parse"
+	"github.com/dbsec/dbsec/pkg/parse/internal/connset"
 	"github.com/dbsec/dbsec/pkg/parse/unified"
 )
 
@@ -36,7 +37,7 @@ var Format = parse.Format{
 // Parser parses tidb.log lines. It is not safe for concurrent use.
 type Parser struct {
 	tok  unified.Tokenizer
-	seen connSet
+	seen connset.Set
 }
 
 // New returns a parser.
@@ -175,7 +176,7 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 			// protocol problems (TLS, EOF, timeouts), not login attempts.
 			return false, nil
 		}
-		if id, ok := parse.Digits(conn); ok && p.seen.seenOrAdd(uint64(id)) {
+		if id, ok := parse.Digits(conn); ok && p.seen.SeenOrAdd(uint64(id)) {
 			return false, nil // the other line of the same attempt
 		}
 		ev.Category = event.CategoryLogin
@@ -362,46 +363,6 @@ func firstLine(b []byte) []byte {
 		return b[:i]
 	}
 	return b
-}
-
-// connSet remembers the conn ids of recent failed logins so that the second
-// line of an attempt is not counted again. It is a fixed-size,
-// set-associative table (no allocation after New): each id maps to a set of
-// ways; a full set evicts its oldest entry. An id is removed when its second
-// line is seen, so a stale entry survives only when TiDB logged one line.
-type connSet struct {
-	slots [connSets * connWays]connSlot
-	clock uint64
-}
-
-const (
-	connSets = 1024
-	connWays = 4 // capacity 4096 attempts in flight
-)
-
-type connSlot struct {
-	id  uint64
-	age uint64 // 0 = empty
-}
-
-// seenOrAdd reports whether id is present (and removes it); otherwise it adds
-// id and returns false.
-func (s *connSet) seenOrAdd(id uint64) bool {
-	h := id * 0x9E3779B97F4A7C15
-	set := s.slots[(h>>54)%connSets*connWays:][:connWays]
-	oldest := 0
-	for i := range set {
-		if set[i].age != 0 && set[i].id == id {
-			set[i] = connSlot{}
-			return true
-		}
-		if set[i].age < set[oldest].age {
-			oldest = i
-		}
-	}
-	s.clock++
-	set[oldest] = connSlot{id: id, age: s.clock}
-	return false
 }
 
 var _ parse.Parser = (*Parser)(nil)

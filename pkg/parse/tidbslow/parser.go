@@ -1,5 +1,5 @@
 // Package tidbslow parses TiDB's slow query log (format name "tidb-slow",
-// FORMATS.md §1.5). A record is several physical lines: header lines
+// docs/formats.md). A record is several physical lines: header lines
 // "# Key: value [Key: value …]" starting with "# Time: <RFC 3339 with
 // offset>", then an optional "use <db>;" line and the SQL text, which ends
 // with ';' and may span lines and contain '#':

@@ -950,8 +950,14 @@ func (s *Store) Findings(ctx context.Context, q store.FindingQuery) (store.Findi
 // DriftChanges returns one page of drift changes, newest first.
 func (s *Store) DriftChanges(ctx context.Context, q store.DriftQuery) (store.DriftPage, error) {
 	page := store.DriftPage{Changes: []store.DriftChange{}}
-	f := store.Filter{From: q.From, To: q.To}
-	lo, hi := timeRange(&f)
+	// drift.ts holds Unix nanoseconds.
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !q.From.IsZero() {
+		lo = q.From.UnixNano()
+	}
+	if !q.To.IsZero() {
+		hi = q.To.UnixNano()
+	}
 	var w where
 	w.add("ts >= ? AND ts < ?", lo, hi)
 	if len(q.Target) > 0 {

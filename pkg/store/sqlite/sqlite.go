@@ -248,7 +248,7 @@ CREATE TABLE IF NOT EXISTS findings(
   id INTEGER PRIMARY KEY, target TEXT NOT NULL, rule TEXT NOT NULL, severity INTEGER NOT NULL, status TEXT NOT NULL,
   updated INTEGER NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS fin_target ON findings(target);
-CREATE TABLE IF NOT EXISTS drift(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, target TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS drift(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, target TEXT NOT NULL, doc TEXT NOT NULL, k BLOB);
 CREATE INDEX IF NOT EXISTS drift_target ON drift(target, ts);
 ` + rollupSchema
 
@@ -264,7 +264,18 @@ func migrate(db *sql.DB) error {
 			return err
 		}
 	}
-	return nil
+	// drift gained k, the hash of DriftChange.Identity, unique: a change is
+	// recorded once.
+	if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('drift') WHERE name = 'k'`).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := db.Exec(`ALTER TABLE drift ADD COLUMN k BLOB`); err != nil {
+			return err
+		}
+	}
+	_, err := db.Exec(`CREATE UNIQUE INDEX IF NOT EXISTS drift_k ON drift(k)`)
+	return err
 }
 
 // detDoc is the part of a detection kept as JSON in detections.doc.

@@ -671,6 +671,16 @@ func TestDetectionsFindingsDrift(t *testing.T) {
 	if _, err := s.DriftChanges(ctx, store.DriftQuery{Cursor: "garbage"}); err == nil {
 		t.Fatal("bad cursor accepted")
 	}
+	// The same changes reported again (a later check, or a restart) are
+	// recorded once; a new value of a known key is a new change.
+	again := append(slices.Clone(cs), store.DriftChange{Target: "tidb-1", Key: "k0", Change: "changed", Old: "b", New: "c"})
+	if err := s.AddDriftChanges(ctx, testStart.Add(time.Hour), again); err != nil {
+		t.Fatal(err)
+	}
+	dp, err = s.DriftChanges(ctx, store.DriftQuery{Limit: 100})
+	if err != nil || len(dp.Changes) != len(cs)+1 {
+		t.Fatalf("after a repeated report: %d changes (%v), want %d", len(dp.Changes), err, len(cs)+1)
+	}
 }
 
 func TestConsumeAfterCloseAndQueueFull(t *testing.T) {

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -451,7 +452,8 @@ func (s *Store) AddDriftChanges(ctx context.Context, at time.Time, cs []store.Dr
 		if err != nil {
 			return err
 		}
-		if _, err = tx.ExecContext(ctx, `INSERT INTO drift(ts, target, doc) VALUES (?,?,?)`, c.Time.UnixNano(), c.Target, string(doc)); err != nil {
+		k := sha256.Sum256([]byte(c.Identity()))
+		if _, err = tx.ExecContext(ctx, `INSERT OR IGNORE INTO drift(ts, target, doc, k) VALUES (?,?,?,?)`, c.Time.UnixNano(), c.Target, string(doc), k[:]); err != nil {
 			return fmt.Errorf("add drift changes: %w", err)
 		}
 	}

@@ -1,7 +1,7 @@
 // Package taosaudit is an HTTP receiver compatible with taosKeeper's audit
 // endpoints, so that taosd (`audit 1`, `monitorFqdn`/`monitorPort`) can
 // post its audit records to the exporter instead of (or through a tee in
-// front of) taosKeeper. See FORMATS.md §2.2.
+// front of) taosKeeper. See docs/formats.md
 //
 // Endpoints (POST only, as in taosKeeper tools/keeper/api/audit.go):
 //

@@ -1,4 +1,4 @@
-package config
+package tomlx
 
 import (
 	"strconv"
@@ -8,19 +8,22 @@ import (
 // pos is a 1-based line and column.
 type pos struct{ line, col int }
 
-// positions maps key paths to where they are written in a TOML file:
-// "store.retention", "source.2.format" (array tables are indexed from 0),
-// and tables themselves ("source.2", "store"). BurntSushi/toml keeps key
-// positions private, so this small scanner recovers them for semantic
-// errors. It understands comments, quoted and dotted keys, [table] and
-// [[array]] headers, and skips multi-line strings and arrays.
-type positions struct {
+// Positions maps key paths to where they are written in a TOML file:
+// "store.retention", "source.2.format" (array tables are indexed from 0,
+// and the first occurrence is also found without its index:
+// "source.format"), and tables themselves ("source.2", "store").
+// BurntSushi/toml keeps key positions private, so this small scanner
+// recovers them for semantic errors. It understands comments, quoted and
+// dotted keys, [table] and [[array]] headers, and skips multi-line strings
+// and arrays.
+type Positions struct {
 	keys   map[string]pos
 	arrays map[string]int // count of [[name]] headers seen
 }
 
-func scanPositions(src string) *positions {
-	p := &positions{keys: map[string]pos{}, arrays: map[string]int{}}
+// Scan reads the positions of every key and table of a TOML text.
+func Scan(src string) *Positions {
+	p := &Positions{keys: map[string]pos{}, arrays: map[string]int{}}
 	table := ""
 	lines := strings.Split(src, "\n")
 	inML := "" // closing delimiter of a multi-line string
@@ -69,6 +72,12 @@ func scanPositions(src string) *positions {
 		val := strings.TrimLeft(trimmed[eq+1:], " \t")
 		vcol := col + (len(trimmed) - len(val))
 		p.keys[full+"="] = pos{ln, vcol}
+		if plain := unindexed(full); plain != full {
+			if _, ok := p.keys[plain]; !ok {
+				p.keys[plain] = pos{ln, col}
+				p.keys[plain+"="] = pos{ln, vcol}
+			}
+		}
 		switch {
 		case strings.HasPrefix(val, `"""`):
 			if !strings.Contains(val[3:], `"""`) {
@@ -169,9 +178,37 @@ func bracketDelta(s string) int {
 	return d
 }
 
+// unindexed drops the array indices of a key path: "source.2.format" is
+// "source.format".
+func unindexed(path string) string {
+	parts := strings.Split(path, ".")
+	out := parts[:0]
+	for _, s := range parts {
+		if _, err := strconv.Atoi(s); err == nil {
+			continue
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, ".")
+}
+
+// Key returns the line and column of a key path (dotted, array tables
+// indexed from 0 or not), falling back to its table and then to 1:1.
+func (p *Positions) Key(path string) (line, col int) {
+	ps := p.of(path, false)
+	return ps.line, ps.col
+}
+
+// Value returns the line and column where the value of a key path starts,
+// falling back like Key.
+func (p *Positions) Value(path string) (line, col int) {
+	ps := p.of(path, true)
+	return ps.line, ps.col
+}
+
 // of returns the position of a key path, falling back to its table and then
 // to line 1.
-func (p *positions) of(path string, value bool) pos {
+func (p *Positions) of(path string, value bool) pos {
 	if value {
 		if ps, ok := p.keys[path+"="]; ok {
 			return ps

@@ -1,0 +1,22 @@
+// Command gen writes dbsec's Grafana dashboards (dashboards/*.json) and the
+// list of them for the plugin's plugin.json (dashboards/includes.json).
+// Run it with `go tool mage dashboards`, or `go run ./dashboards/gen` from
+// the repository root.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/dbsec/dbsec/dashboards"
+)
+
+func main() {
+	dir := flag.String("dir", "dashboards", "directory to write the dashboards to")
+	flag.Parse()
+	if err := dashboards.Write(*dir); err != nil {
+		fmt.Fprintln(os.Stderr, "dashboards:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,174 @@
+package victorialogs
+
+import (
+	"encoding/base64"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dbsec/dbsec/pkg/store"
+)
+
+// LogsQL is built from constant field names and quoted values only. Every
+// value that comes from a filter is a double-quoted string literal
+// (strconv.Quote, which VictoriaLogs reads back with strconv.Unquote), and
+// values that end up in a regular expression are escaped with
+// regexp.QuoteMeta first, so no value can change the query's structure.
+
+// lit quotes a value as a LogsQL string literal.
+func lit(s string) string { return strconv.Quote(s) }
+
+// ts formats a time for a _time filter.
+func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// query accumulates filters that are ANDed.
+type query struct{ parts []string }
+
+func (q *query) add(s string) {
+	if s != "" {
+		q.parts = append(q.parts, s)
+	}
+}
+
+func (q *query) String() string {
+	if len(q.parts) == 0 {
+		return "*"
+	}
+	return strings.Join(q.parts, " ")
+}
+
+// in is field:in("v1", "v2") (exact match of any value).
+func in(field string, vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	qs := make([]string, len(vs))
+	for i, v := range vs {
+		qs[i] = lit(v)
+	}
+	return field + ":in(" + strings.Join(qs, ",") + ")"
+}
+
+func names[T interface{ String() string }](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.String()
+	}
+	return out
+}
+
+// ruleRE matches one rule name as a whole element of the JSON array in
+// the detections field.
+func ruleRE(rule string) string {
+	return `(?:^\[|,)` + regexp.QuoteMeta(string(appendJSONString(nil, rule))) + `(?:,|\]$)`
+}
+
+func rules(field string, vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	ors := make([]string, len(vs))
+	for i, v := range vs {
+		ors[i] = field + ":~" + lit(ruleRE(v))
+	}
+	return "(" + strings.Join(ors, " or ") + ")"
+}
+
+// timeRange is the _time filter of [from, to).
+func timeRange(from, to time.Time) string {
+	switch {
+	case !from.IsZero() && !to.IsZero():
+		return "_time:[" + ts(from) + ", " + ts(to) + ")"
+	case !from.IsZero():
+		return "_time:>=" + ts(from)
+	case !to.IsZero():
+		return "_time:<" + ts(to)
+	}
+	return ""
+}
+
+// eventFilter is the LogsQL filter of f over event records.
+func eventFilter(f *store.Filter) *query {
+	q := &query{}
+	q.add("kind:=" + kindEvent)
+	q.add(timeRange(f.From, f.To))
+	q.add(in("source", f.Source))
+	q.add(in("system", names(f.System)))
+	q.add(in("category", names(f.Category)))
+	q.add(in("outcome", names(f.Outcome)))
+	q.add(in("action", names(f.Action)))
+	q.add(in("user", f.User))
+	q.add(in("client_ip", f.ClientIP))
+	q.add(in("digest", f.Digest))
+	q.add(in("connection_id", f.ConnectionID))
+	q.add(rules("detections", f.Rule))
+	if f.Q != "" {
+		re := lit("(?i)" + regexp.QuoteMeta(f.Q))
+		q.add("(statement:~" + re + " or raw:~" + re + ")")
+	}
+	if n := f.Not; n != nil {
+		for _, x := range []string{
+			in("source", n.Source), in("system", names(n.System)), in("category", names(n.Category)), in("outcome", names(n.Outcome)),
+			in("action", names(n.Action)), in("user", n.User), in("client_ip", n.ClientIP), in("digest", n.Digest),
+			in("connection_id", n.ConnectionID), rules("detections", n.Rule),
+		} {
+			if x != "" {
+				q.add("!" + x)
+			}
+		}
+	}
+	return q
+}
+
+// dimField is the record field of a dimension.
+var dimField = map[store.Dimension]string{
+	store.DimSource: "source", store.DimSystem: "system", store.DimCategory: "category", store.DimOutcome: "outcome",
+	store.DimAction: "action", store.DimUser: "user", store.DimClientIP: "client_ip", store.DimDigest: "digest", store.DimRule: "detections",
+}
+
+// groupBy returns the pipes that make the field of dimension d groupable
+// (rules are a JSON array: one row per rule) and the field to group by.
+// With rule filters, grouping by rule keeps only the rules asked for.
+func groupBy(d store.Dimension, f *store.Filter) (pre, field string) {
+	if d != store.DimRule {
+		return "", dimField[d]
+	}
+	pre = " | unroll by (detections) | filter detections:*"
+	if len(f.Rule) > 0 {
+		pre += " " + in("detections", f.Rule)
+	}
+	return pre, "detections"
+}
+
+// Cursors are opaque: base64url of "kind:a:b".
+func encodeCursor(kind string, a int64, b uint64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + strconv.FormatInt(a, 10) + ":" + strconv.FormatUint(b, 10)))
+}
+
+func decodeCursor(kind, s string) (int64, uint64, error) {
+	bad := &store.ParamError{Param: "cursor", Msg: "invalid cursor (pass next_cursor from a previous page unchanged)"}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return 0, 0, bad
+	}
+	parts := strings.Split(string(raw), ":")
+	if len(parts) != 3 || parts[0] != kind {
+		return 0, 0, bad
+	}
+	a, e1 := strconv.ParseInt(parts[1], 10, 64)
+	b, e2 := strconv.ParseUint(parts[2], 10, 64)
+	if e1 != nil || e2 != nil {
+		return 0, 0, bad
+	}
+	return a, b, nil
+}
+
+// after is the keyset condition "strictly after (t, tb)" in the order
+// _time desc, tb desc.
+func after(t int64, tb uint64) string {
+	at := ts(time.Unix(0, t))
+	// The plain upper bound first, so that VictoriaLogs can skip
+	// blocks by time.
+	return "_time:<=" + at + " (_time:<" + at + " or tb:<" + strconv.FormatUint(tb, 10) + ")"
+}

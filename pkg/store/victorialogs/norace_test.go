@@ -1,0 +1,5 @@
+//go:build !race
+
+package victorialogs
+
+const suiteN = 8000

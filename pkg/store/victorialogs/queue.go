@@ -1,0 +1,266 @@
+package victorialogs
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// queue is the bounded on-disk queue between Consume and VictoriaLogs:
+// numbered segment files of JSON lines in one directory. Records are
+// appended to the open segment with one write per call (so a killed
+// process loses nothing it has returned from); a segment is sealed when it
+// reaches the batch size or the flush interval, and the sender posts
+// sealed segments oldest first, deleting each only after VictoriaLogs
+// acknowledged it. Whatever is on disk at start is sent first.
+type queue struct {
+	dir      string
+	maxBytes int64
+	segMax   int64
+	segRecs  int
+
+	mu       sync.Mutex
+	cond     *sync.Cond // signalled when bytes shrink, a segment is sealed, or on close
+	cur      *os.File
+	curN     uint64 // number of the open segment (0: none)
+	curBytes int64
+	curRecs  int
+	curEvs   int64
+	curSince time.Time
+	nextN    uint64
+	sealed   []segment // oldest first
+	bytes    int64     // on disk, sealed and open
+	events   int64     // event records on disk
+	closed   bool
+}
+
+type segment struct {
+	n      uint64
+	bytes  int64
+	events int64
+}
+
+const eventMarker = `,"kind":"event"`
+
+func openQueue(dir string, maxBytes, segMax int64, segRecs int) (*queue, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("victorialogs queue: %w", err)
+	}
+	q := &queue{dir: dir, maxBytes: maxBytes, segMax: segMax, segRecs: segRecs, nextN: 1}
+	q.cond = sync.NewCond(&q.mu)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("victorialogs queue: %w", err)
+	}
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".jsonl")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(name, 10, 64)
+		if err != nil {
+			continue
+		}
+		path := q.path(n)
+		seg, err := recoverSegment(path, n)
+		if err != nil {
+			return nil, err
+		}
+		if seg.bytes == 0 {
+			_ = os.Remove(path)
+			continue
+		}
+		q.sealed = append(q.sealed, seg)
+		q.bytes += seg.bytes
+		q.events += seg.events
+		q.nextN = max(q.nextN, n+1)
+	}
+	slices.SortFunc(q.sealed, func(a, b segment) int { return int(a.n - b.n) })
+	return q, nil
+}
+
+// recoverSegment counts a segment left by an earlier run and cuts a torn
+// last line.
+func recoverSegment(path string, n uint64) (segment, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return segment{}, fmt.Errorf("victorialogs queue: %w", err)
+	}
+	if i := bytes.LastIndexByte(b, '\n'); i+1 != len(b) {
+		b = b[:i+1]
+		if err := os.WriteFile(path, b, 0o640); err != nil {
+			return segment{}, fmt.Errorf("victorialogs queue: %w", err)
+		}
+	}
+	return segment{n: n, bytes: int64(len(b)), events: int64(bytes.Count(b, []byte(eventMarker)))}, nil
+}
+
+func (q *queue) path(n uint64) string { return filepath.Join(q.dir, fmt.Sprintf("%016d.jsonl", n)) }
+
+var errClosed = errors.New("victorialogs: store closed")
+
+// append writes records (whole lines; events of them are event records).
+// It blocks while the queue is full, and fails once the queue is closed.
+func (q *queue) append(b []byte, events int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.bytes >= q.maxBytes && !q.closed {
+		q.cond.Wait()
+	}
+	if q.closed {
+		return errClosed
+	}
+	if q.cur == nil {
+		n := q.nextN
+		f, err := os.OpenFile(q.path(n), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o640)
+		if err != nil {
+			return fmt.Errorf("victorialogs queue: %w", err)
+		}
+		q.nextN++
+		q.cur, q.curN, q.curBytes, q.curRecs, q.curEvs, q.curSince = f, n, 0, 0, 0, time.Now()
+	}
+	if _, err := q.cur.Write(b); err != nil {
+		return fmt.Errorf("victorialogs queue: %w", err)
+	}
+	q.curBytes += int64(len(b))
+	q.bytes += int64(len(b))
+	q.curRecs += bytes.Count(b, []byte{'\n'})
+	q.curEvs += events
+	q.events += events
+	if q.curBytes >= q.segMax || q.curRecs >= q.segRecs {
+		q.sealLocked()
+	}
+	return nil
+}
+
+// sealLocked closes the open segment and hands it to the sender.
+func (q *queue) sealLocked() {
+	if q.cur == nil {
+		return
+	}
+	_ = q.cur.Close()
+	q.sealed = append(q.sealed, segment{n: q.curN, bytes: q.curBytes, events: q.curEvs})
+	q.cur = nil
+	q.cond.Broadcast()
+}
+
+// sealIfOlder seals the open segment once it is older than d.
+func (q *queue) sealIfOlder(d time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.cur != nil && time.Since(q.curSince) >= d {
+		q.sealLocked()
+	}
+}
+
+func (q *queue) seal() {
+	q.mu.Lock()
+	q.sealLocked()
+	q.mu.Unlock()
+}
+
+// next waits for the oldest sealed segment and reads it. ok is false once
+// the queue is closed and stop says so.
+func (q *queue) next(stop func() bool) (seg segment, data []byte, ok bool, err error) {
+	q.mu.Lock()
+	for len(q.sealed) == 0 {
+		if stop() {
+			q.mu.Unlock()
+			return segment{}, nil, false, nil
+		}
+		q.cond.Wait()
+	}
+	seg = q.sealed[0]
+	q.mu.Unlock()
+	data, err = os.ReadFile(q.path(seg.n))
+	return seg, data, true, err
+}
+
+// done removes an acknowledged segment.
+func (q *queue) done(seg segment) {
+	_ = os.Remove(q.path(seg.n))
+	q.mu.Lock()
+	if len(q.sealed) > 0 && q.sealed[0].n == seg.n {
+		q.sealed = q.sealed[1:]
+	}
+	q.bytes -= seg.bytes
+	q.events -= seg.events
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+// empty reports whether nothing waits to be sent.
+func (q *queue) empty() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.cur == nil && len(q.sealed) == 0
+}
+
+func (q *queue) stats() (bytes, events int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.bytes, q.events
+}
+
+// close seals the open segment and wakes every waiter; appends fail after.
+func (q *queue) close() {
+	q.mu.Lock()
+	q.sealLocked()
+	q.closed = true
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+// wake wakes waiters (the sender checks its stop condition).
+func (q *queue) wake() {
+	q.mu.Lock()
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+// lastEvent returns the last event record on disk (the newest segment
+// that holds one), for the chain head at start.
+func (q *queue) lastEvent() (row, bool) {
+	q.mu.Lock()
+	segs := slices.Clone(q.sealed)
+	q.mu.Unlock()
+	for i := len(segs) - 1; i >= 0; i-- {
+		f, err := os.Open(q.path(segs[i].n))
+		if err != nil {
+			continue
+		}
+		var last []byte
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+		for sc.Scan() {
+			if bytes.Contains(sc.Bytes(), []byte(eventMarker)) {
+				last = append(last[:0], sc.Bytes()...)
+			}
+		}
+		f.Close()
+		if last != nil {
+			r, err := parseRow(last)
+			if err == nil {
+				return r, true
+			}
+		}
+	}
+	return nil, false
+}
+
+func parseRow(b []byte) (row, error) {
+	r := row{}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}

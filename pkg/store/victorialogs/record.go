@@ -1,0 +1,356 @@
+package victorialogs
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/dbsec/dbsec/pkg/event"
+	"github.com/dbsec/dbsec/pkg/store"
+)
+
+// Every record is one JSON object (a line of /insert/jsonline) whose
+// values are all strings. kind says what it is:
+//
+//	event      an audit event: every field of event.Event, plus seq and
+//	           hash (its place in the exporter's hash chain) and tb (the
+//	           id's last 48 bits as a number, the tie-break of pages)
+//	detection  one rule hit, tied to an event (event_id) or not
+//	findings   a PutFindings call: the target's findings are replaced by
+//	           the finding records of the same gen
+//	finding    one finding of a gen, whole as JSON in doc
+//	drift      one drift change, whole as JSON in doc
+//
+// exporter, source and system are the stream fields (low cardinality);
+// everything else is an ordinary field. Empty values are left out
+// (VictoriaLogs does not keep them).
+const (
+	kindEvent     = "event"
+	kindDetection = "detection"
+	kindFindings  = "findings"
+	kindFinding   = "finding"
+	kindDrift     = "drift"
+)
+
+// streamFields are the stream fields, for _stream_fields.
+const streamFields = "exporter,source,system"
+
+// kv is one field of a record.
+type kv struct{ k, v string }
+
+// eventFields returns the fields of ev (without seq, hash and the
+// record's _time/_msg), sorted by key.
+func eventFields(dst []kv, ev *event.Event, exporter string) []kv {
+	add := func(k, v string) {
+		if v != "" {
+			dst = append(dst, kv{k, v})
+		}
+	}
+	add("action", ev.Action.String())
+	add("category", ev.Category.String())
+	add("client_ip", ev.ClientIP)
+	if ev.ClientPort != 0 {
+		add("client_port", strconv.FormatUint(uint64(ev.ClientPort), 10))
+	}
+	add("connection_id", ev.ConnectionID)
+	add("database", ev.Database)
+	if len(ev.Detections) > 0 {
+		add("detections", jsonList(ev.Detections))
+	}
+	add("digest", ev.Digest)
+	if ev.HasDuration {
+		add("duration_seconds", strconv.FormatFloat(ev.Duration, 'f', -1, 64))
+	}
+	add("exporter", exporter)
+	add("format", ev.Format)
+	add("id", ev.ID)
+	add("kind", kindEvent)
+	if len(ev.Objects) > 0 {
+		add("objects", jsonList(ev.Objects))
+	}
+	add("origin_file", ev.Origin.File)
+	if ev.Origin.Line != 0 {
+		add("origin_line", strconv.FormatInt(ev.Origin.Line, 10))
+	}
+	if ev.Origin.Offset != 0 {
+		add("origin_offset", strconv.FormatInt(ev.Origin.Offset, 10))
+	}
+	add("outcome", ev.Outcome.String())
+	add("raw", ev.Raw)
+	add("reason", ev.Reason)
+	if ev.HasRows {
+		add("rows", strconv.FormatInt(ev.Rows, 10))
+	}
+	add("server", ev.Server)
+	add("source", ev.Source)
+	add("statement", ev.Statement)
+	add("status_code", ev.StatusCode)
+	add("system", ev.System.String())
+	if tb, ok := idTB(ev.ID); ok {
+		add("tb", strconv.FormatUint(tb, 10))
+	}
+	add("user", ev.User)
+	return dst
+}
+
+// jsonList encodes a list of strings as a JSON array.
+func jsonList(vs []string) string {
+	b := []byte{'['}
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, v)
+	}
+	return string(append(b, ']'))
+}
+
+func parseList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	var out []string
+	if json.Unmarshal([]byte(s), &out) != nil {
+		return []string{s}
+	}
+	return out
+}
+
+// chainHash is sha256(prev || canonical form): the canonical form is the
+// event's fields sorted by key, each as key, length, value, followed by
+// the event time in Unix nanoseconds and the sequence number. It is
+// computed from what is written and recomputed from what is read back.
+func chainHash(prev []byte, fields []kv, ts int64, seq int64) []byte {
+	h := sha256.New()
+	h.Write(prev)
+	var b []byte
+	b = append(b, "dbsec.vlogs.event/v1\n"...)
+	for _, f := range fields {
+		b = append(b, f.k...)
+		b = append(b, '=')
+		b = strconv.AppendInt(b, int64(len(f.v)), 10)
+		b = append(b, ':')
+		b = append(b, f.v...)
+		b = append(b, '\n')
+		if len(b) > 4096 {
+			h.Write(b)
+			b = b[:0]
+		}
+	}
+	b = append(b, "ts="...)
+	b = strconv.AppendInt(b, ts, 10)
+	b = append(b, "\nseq="...)
+	b = strconv.AppendInt(b, seq, 10)
+	h.Write(b)
+	return h.Sum(nil)
+}
+
+// appendRecord appends the JSON line of a record: _time, _msg, the fields
+// and the extra fields (which need not be sorted).
+func appendRecord(b []byte, t time.Time, msg string, fields []kv, extra ...kv) []byte {
+	b = append(b, `{"_time":"`...)
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","_msg":`...)
+	b = appendJSONString(b, msg)
+	for _, fs := range [][]kv{fields, extra} {
+		for _, f := range fs {
+			if f.v == "" {
+				continue
+			}
+			b = append(b, ',')
+			b = appendJSONString(b, f.k)
+			b = append(b, ':')
+			b = appendJSONString(b, f.v)
+		}
+	}
+	return append(b, '}', '\n')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes
+// U+FFFD (as encoding/json does).
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// cleanUTF8 replaces invalid UTF-8 as the JSON encoding does, so that the
+// hash covers what is stored.
+func cleanUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\ufffd")
+}
+
+// idTB is the tie-break of an event id: its last 12 hex digits (generator
+// instance and sequence number) as a number. Ids of event.IDGen sort by
+// time first, and within one millisecond tb orders them.
+func idTB(id string) (uint64, bool) {
+	if len(id) != 24 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(id[12:], 16, 64)
+	if err != nil {
+		return 0, false
+	}
+	return v, true
+}
+
+// idTime is the time in an event id (Unix milliseconds).
+func idTime(id string) (int64, bool) {
+	if len(id) != 24 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(id[:12], 16, 64)
+	if err != nil {
+		return 0, false
+	}
+	if _, err := hex.DecodeString(id); err != nil {
+		return 0, false
+	}
+	return int64(v), true
+}
+
+// row is one record read back: its fields as strings.
+type row map[string]string
+
+func (r row) time() (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, r["_time"])
+	if err != nil {
+		return time.Time{}, fmt.Errorf("record with a bad _time %q", r["_time"])
+	}
+	return t.UTC(), nil
+}
+
+func (r row) int(k string) int64 {
+	v, _ := strconv.ParseInt(r[k], 10, 64)
+	return v
+}
+
+// fields returns the event fields of r sorted by key, as chainHash wants
+// them: without the record's own fields (_time, _msg, _stream…), seq and
+// hash.
+func (r row) fields() []kv {
+	out := make([]kv, 0, len(r))
+	for k, v := range r {
+		if v == "" || strings.HasPrefix(k, "_") || k == "seq" || k == "hash" {
+			continue
+		}
+		out = append(out, kv{k, v})
+	}
+	slices.SortFunc(out, func(a, b kv) int { return strings.Compare(a.k, b.k) })
+	return out
+}
+
+// toEvent decodes an event record.
+func (r row) toEvent() (*event.Event, error) {
+	t, err := r.time()
+	if err != nil {
+		return nil, err
+	}
+	ev := &event.Event{
+		ID: r["id"], Time: t, Source: r["source"], Format: r["format"], User: r["user"], ClientIP: r["client_ip"],
+		Server: r["server"], Database: r["database"], Objects: parseList(r["objects"]), Statement: r["statement"], Digest: r["digest"],
+		StatusCode: r["status_code"], Reason: r["reason"], ConnectionID: r["connection_id"], Detections: parseList(r["detections"]),
+		Raw: r["raw"], Origin: event.Origin{File: r["origin_file"], Offset: r.int("origin_offset"), Line: r.int("origin_line")},
+	}
+	ev.System, _ = event.ParseSystem(r["system"])
+	ev.Category, _ = event.ParseCategory(r["category"])
+	ev.Action, _ = event.ParseAction(r["action"])
+	ev.Outcome, _ = event.ParseOutcome(r["outcome"])
+	if v, ok := r["client_port"]; ok {
+		p, _ := strconv.ParseUint(v, 10, 16)
+		ev.ClientPort = uint16(p)
+	}
+	if v, ok := r["rows"]; ok && v != "" {
+		ev.Rows, _ = strconv.ParseInt(v, 10, 64)
+		ev.HasRows = true
+	}
+	if v, ok := r["duration_seconds"]; ok && v != "" {
+		ev.Duration, _ = strconv.ParseFloat(v, 64)
+		ev.HasDuration = true
+	}
+	return ev, nil
+}
+
+// detection fields, sorted by key.
+func detectionFields(dst []kv, d *store.Detection, exporter, did string, tb uint64) []kv {
+	add := func(k, v string) {
+		if v != "" {
+			dst = append(dst, kv{k, v})
+		}
+	}
+	add("client_ip", d.ClientIP)
+	add("did", did)
+	add("entity", d.Entity)
+	add("event_id", d.EventID)
+	if len(d.Evidence) > 0 {
+		add("evidence", jsonList(d.Evidence))
+	}
+	add("exporter", exporter)
+	add("kind", kindDetection)
+	add("message", d.Message)
+	add("rule", d.Rule)
+	add("rule_id", d.RuleID)
+	add("severity", d.Severity)
+	add("source", d.Source)
+	add("tb", strconv.FormatUint(tb, 10))
+	add("title", d.Title)
+	add("user", d.User)
+	return dst
+}
+
+func (r row) toDetection() (store.Detection, error) {
+	t, err := r.time()
+	if err != nil {
+		return store.Detection{}, err
+	}
+	return store.Detection{
+		ID: r["did"], Time: t, RuleID: r["rule_id"], Rule: r["rule"], Title: r["title"], Severity: r["severity"], Message: r["message"],
+		Source: r["source"], User: r["user"], ClientIP: r["client_ip"], Entity: r["entity"], EventID: r["event_id"], Evidence: parseList(r["evidence"]),
+	}, nil
+}

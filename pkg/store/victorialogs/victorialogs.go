@@ -1,0 +1,535 @@
+// Package victorialogs is the scale-out store engine: events, detections,
+// findings and drift changes are records in VictoriaLogs (single node or
+// cluster), written by every exporter of a fleet and queried with LogsQL
+// by any of them. It implements store.Engine.
+//
+// Writes go through a bounded on-disk queue in the state directory, so
+// delivery is at least once and nothing is lost while VictoriaLogs is
+// unreachable: Consume blocks when the queue is full (back-pressure), and
+// queued batches are retried with backoff. Retried batches may be stored
+// twice; every record carries its id and queries count and page distinct
+// ids, so duplicates are invisible. Each exporter keeps its own hash chain
+// (exporter, seq, hash on every event), which Integrity verifies.
+package victorialogs
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dbsec/dbsec/pkg/event"
+	"github.com/dbsec/dbsec/pkg/finding"
+	"github.com/dbsec/dbsec/pkg/redact"
+	"github.com/dbsec/dbsec/pkg/store"
+)
+
+// Options configure the engine. Zero values take the defaults.
+type Options struct {
+	// InsertURL and SelectURL are VictoriaLogs' base URLs
+	// (http://host:9428): /insert/jsonline and /select/logsql/query are
+	// appended. One node of a cluster started with -storageNode serves both.
+	InsertURL, SelectURL string
+	// Username/Password (basic auth) or BearerToken.
+	Username, Password, BearerToken string
+	// TLS to VictoriaLogs.
+	TLSCAFile, TLSCertFile, TLSKeyFile string
+	TLSInsecureSkipVerify              bool
+	// AccountID and ProjectID select the tenant (headers of every request).
+	AccountID, ProjectID uint32
+	// Exporter names this exporter's stream and hash chain (default: the
+	// host name).
+	Exporter string
+	// QueueDir holds the on-disk queue (required unless the engine only
+	// queries; it then still needs a directory for its chain head).
+	QueueDir string
+	// MaxQueueBytes bounds the on-disk queue (1 GiB); Consume blocks when
+	// it is full.
+	MaxQueueBytes int64
+	// BatchSize is the number of records per insert request (10,000).
+	BatchSize int
+	// FlushInterval bounds how long a record waits in a partial batch (1s).
+	FlushInterval time.Duration
+	// Timeout of one request (30s).
+	Timeout time.Duration
+	// MaxBackoff caps the retry backoff (30s).
+	MaxBackoff time.Duration
+	// MaxResponseBytes bounds what one query reads (256 MiB).
+	MaxResponseBytes int64
+	Policy           store.Policy
+	Logger           *slog.Logger
+}
+
+// Store is the VictoriaLogs engine.
+type Store struct {
+	opts Options
+	cl   *client
+	q    *queue
+	log  *slog.Logger
+	ids  *event.IDGen
+
+	// chain state, under mu
+	mu      sync.Mutex
+	seq     int64
+	prev    []byte
+	fields  []kv
+	buf     []byte
+	genLast int64
+
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	closing atomic.Bool
+	closed  atomic.Bool
+
+	stored, dropped, skipped, werrs atomic.Int64
+	lastErr                         atomic.Value // string
+
+	statsMu   sync.Mutex
+	fleet     store.Stats // Events, Oldest, Newest from VictoriaLogs
+	fleetAt   time.Time
+	fleetBusy bool
+}
+
+var _ store.Engine = (*Store)(nil)
+
+// Open starts the engine: it recovers the on-disk queue and the chain
+// head, and starts the sender. VictoriaLogs need not be reachable.
+func Open(opts Options) (*Store, error) {
+	if opts.InsertURL == "" && opts.SelectURL != "" {
+		opts.InsertURL = opts.SelectURL
+	}
+	if opts.SelectURL == "" {
+		opts.SelectURL = opts.InsertURL
+	}
+	if opts.InsertURL == "" {
+		return nil, errors.New("victorialogs: insert_url is empty")
+	}
+	if opts.QueueDir == "" {
+		return nil, errors.New("victorialogs: the queue directory is empty")
+	}
+	if opts.Exporter == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			return nil, errors.New("victorialogs: set exporter (the host name is unknown)")
+		}
+		opts.Exporter = h
+	}
+	if opts.MaxQueueBytes <= 0 {
+		opts.MaxQueueBytes = 1 << 30
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 10000
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = time.Second
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 30 * time.Second
+	}
+	if opts.MaxResponseBytes <= 0 {
+		opts.MaxResponseBytes = 256 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	cl, err := newClient(&opts)
+	if err != nil {
+		return nil, err
+	}
+	q, err := openQueue(filepath.Join(opts.QueueDir, "queue"), opts.MaxQueueBytes, min(opts.MaxQueueBytes/4, 16<<20), opts.BatchSize)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{opts: opts, cl: cl, q: q, log: opts.Logger, ids: event.NewIDGen(), stop: make(chan struct{}), prev: make([]byte, 32)}
+	s.loadHead()
+	s.wg.Go(s.sender)
+	s.wg.Go(s.sealer)
+	return s, nil
+}
+
+func (s *Store) headPath() string { return filepath.Join(s.opts.QueueDir, "chain-head") }
+
+// loadHead recovers the chain head: the newest of the head file and the
+// last event still queued; with neither (a new state directory), the
+// exporter's last event in VictoriaLogs, if it answers.
+func (s *Store) loadHead() {
+	if b, err := os.ReadFile(s.headPath()); err == nil {
+		var seq int64
+		var h string
+		if _, err := fmt.Sscanf(string(b), "%d %s", &seq, &h); err == nil {
+			if hb, err := hex.DecodeString(h); err == nil && len(hb) == 32 {
+				s.seq, s.prev = seq, hb
+			}
+		}
+	}
+	if r, ok := s.q.lastEvent(); ok && r["exporter"] == s.opts.Exporter {
+		if seq := r.int("seq"); seq > s.seq {
+			if hb, err := hex.DecodeString(r["hash"]); err == nil && len(hb) == 32 {
+				s.seq, s.prev = seq, hb
+			}
+		}
+	}
+	if s.seq > 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	q := "kind:=event exporter:=" + lit(s.opts.Exporter) + " | sort by (seq desc) | limit 1 | fields seq, hash"
+	err := s.cl.query(ctx, q, func(r row) bool {
+		if hb, err := hex.DecodeString(r["hash"]); err == nil && len(hb) == 32 {
+			s.seq, s.prev = r.int("seq"), hb
+		}
+		return false
+	})
+	if err != nil {
+		s.log.Warn("victorialogs: cannot read this exporter's chain head; a new chain starts", "exporter", s.opts.Exporter, "err", err)
+	}
+}
+
+func (s *Store) saveHead(seq int64, h []byte) {
+	tmp := s.headPath() + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.FormatInt(seq, 10)+" "+hex.EncodeToString(h)+"\n"), 0o640); err == nil {
+		_ = os.Rename(tmp, s.headPath())
+	}
+}
+
+// Consume implements pipeline.Sink: it applies the storage policy, redacts,
+// chains and appends the event (and its detections) to the on-disk queue.
+// It blocks while the queue is full.
+func (s *Store) Consume(ev *event.Event) {
+	if !s.opts.Policy.Keep(ev) {
+		s.skipped.Add(1)
+		return
+	}
+	if s.closing.Load() {
+		s.dropped.Add(1)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := *ev
+	if ms, ok := idTime(c.ID); !ok || ms != c.Time.UnixMilli() {
+		c.ID = s.ids.Next(c.Time)
+	}
+	c.Statement, c.Raw, c.Reason = cleanUTF8(redact.String(c.Statement)), cleanUTF8(redact.String(c.Raw)), cleanUTF8(redact.String(c.Reason))
+	c.User, c.Source, c.ClientIP, c.Digest, c.ConnectionID = cleanUTF8(c.User), cleanUTF8(c.Source), cleanUTF8(c.ClientIP), cleanUTF8(c.Digest), cleanUTF8(c.ConnectionID)
+	s.fields = eventFields(s.fields[:0], &c, s.opts.Exporter)
+	for i := range s.fields {
+		s.fields[i].v = cleanUTF8(s.fields[i].v)
+	}
+	seq := s.seq + 1
+	h := chainHash(s.prev, s.fields, c.Time.UnixNano(), seq)
+	b := appendRecord(s.buf[:0], c.Time, msgOf(&c), s.fields, kv{"seq", strconv.FormatInt(seq, 10)}, kv{"hash", hex.EncodeToString(h)})
+	// The detections of the event, whole (Hits) or by rule name.
+	tb, _ := idTB(c.ID)
+	if len(c.Hits) > 0 {
+		for j := range c.Hits {
+			d := c.Hits[j]
+			if d.Time.IsZero() {
+				d.Time = c.Time
+			}
+			if d.EventID == "" {
+				d.EventID = c.ID
+			}
+			d.Message = redact.String(d.Message)
+			d.Entity = redact.String(d.Entity)
+			b = appendDetection(b, &d, s.opts.Exporter, c.ID+"-"+strconv.Itoa(j), tb*64+uint64(j%64))
+		}
+	} else {
+		for j, r := range c.Detections {
+			d := store.Detection{Time: c.Time, Rule: r, Source: c.Source, User: c.User, ClientIP: c.ClientIP, EventID: c.ID}
+			b = appendDetection(b, &d, s.opts.Exporter, c.ID+"-"+strconv.Itoa(j), tb*64+uint64(j%64))
+		}
+	}
+	s.buf = b
+	if err := s.q.append(b, 1); err != nil {
+		s.dropped.Add(1)
+		s.noteErr(err)
+		return
+	}
+	s.seq, s.prev = seq, h
+}
+
+func appendDetection(b []byte, d *store.Detection, exporter, did string, tb uint64) []byte {
+	fs := detectionFields(nil, d, exporter, did, tb)
+	for i := range fs {
+		fs[i].v = cleanUTF8(fs[i].v)
+	}
+	return appendRecord(b, d.Time, "detection "+d.Rule, fs)
+}
+
+// msgOf is the record's message: short, for people browsing VictoriaLogs.
+func msgOf(ev *event.Event) string {
+	return ev.Category.String() + " " + ev.Action.String() + " " + ev.Outcome.String()
+}
+
+func (s *Store) noteErr(err error) {
+	s.werrs.Add(1)
+	s.lastErr.Store(err.Error())
+}
+
+// AddDetections stores detections not tied to a stored event. Message and
+// entity are redacted; ID is assigned.
+func (s *Store) AddDetections(_ context.Context, ds []store.Detection) error {
+	var b []byte
+	for i := range ds {
+		d := ds[i]
+		if d.Rule == "" {
+			return errors.New("add detection: rule is empty")
+		}
+		id := s.ids.Next(d.Time)
+		tb, _ := idTB(id)
+		d.Message, d.Entity = redact.String(d.Message), redact.String(d.Entity)
+		b = appendDetection(b, &d, s.opts.Exporter, id, tb*64)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	return s.q.append(b, 0)
+}
+
+// gen returns a new findings generation: increasing within the process and
+// across restarts (it starts from the clock).
+func (s *Store) gen() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := max(time.Now().UnixNano(), s.genLast+1)
+	s.genLast = g
+	return fmt.Sprintf("%020d", g)
+}
+
+// PutFindings replaces the current findings of target: a findings record
+// opens a new generation, and the finding records of that generation are
+// the target's findings from then on.
+func (s *Store) PutFindings(_ context.Context, target string, at time.Time, fs []finding.Finding) error {
+	g := s.gen()
+	b := appendRecord(nil, at, "findings "+target, []kv{{"exporter", s.opts.Exporter}, {"gen", g}, {"kind", kindFindings}, {"n", strconv.Itoa(len(fs))}, {"target", target}})
+	for i := range fs {
+		f := fs[i]
+		if f.Target == "" {
+			f.Target = target
+		}
+		doc, err := jsonMarshal(&f)
+		if err != nil {
+			return fmt.Errorf("put findings: %w", err)
+		}
+		b = appendRecord(b, at, "finding "+f.RuleID, []kv{{"doc", doc}, {"exporter", s.opts.Exporter}, {"gen", g}, {"idx", strconv.Itoa(i)},
+			{"kind", kindFinding}, {"rule", f.RuleID}, {"severity", f.Severity.String()}, {"status", string(f.Status)}, {"target", target}})
+	}
+	return s.q.append(b, 0)
+}
+
+// AddDriftChanges records drift changes seen at time at (values redacted
+// again; secret values never stored).
+func (s *Store) AddDriftChanges(_ context.Context, at time.Time, cs []store.DriftChange) error {
+	var b []byte
+	for i := range cs {
+		c := cs[i]
+		if c.Time.IsZero() {
+			c.Time = at
+		}
+		c.Old, c.New = redact.String(c.Old), redact.String(c.New)
+		if c.Secret {
+			c.Old, c.New = "", ""
+		}
+		doc, err := jsonMarshal(&c)
+		if err != nil {
+			return err
+		}
+		id := s.ids.Next(c.Time)
+		tb, _ := idTB(id)
+		b = appendRecord(b, c.Time, "drift "+c.Target+" "+c.Key, []kv{{"cid", id}, {"doc", doc}, {"exporter", s.opts.Exporter}, {"kind", kindDrift},
+			{"target", c.Target}, {"tb", strconv.FormatUint(tb, 10)}})
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	return s.q.append(b, 0)
+}
+
+// sealer seals the open segment after FlushInterval.
+func (s *Store) sealer() {
+	t := time.NewTicker(max(s.opts.FlushInterval/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.q.sealIfOlder(s.opts.FlushInterval)
+		}
+	}
+}
+
+// sender posts sealed segments oldest first, retrying with backoff, and
+// deletes each once VictoriaLogs has acknowledged it.
+func (s *Store) sender() {
+	backoff := 100 * time.Millisecond
+	stopped := func() bool {
+		select {
+		case <-s.stop:
+			return true
+		default:
+			return false
+		}
+	}
+	for {
+		seg, data, ok, err := s.q.next(stopped)
+		if !ok {
+			return
+		}
+		if err == nil {
+			err = s.cl.insert(context.Background(), data)
+		}
+		if err != nil {
+			s.noteErr(err)
+			s.log.Warn("victorialogs: insert failed; the batch stays queued", "records", countLines(data), "retry_in", backoff, "err", err)
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, s.opts.MaxBackoff)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		s.stored.Add(seg.events)
+		s.mu.Lock()
+		seq, h := s.seq, s.prev
+		s.mu.Unlock()
+		s.q.done(seg)
+		s.saveHead(seq, h)
+	}
+}
+
+func countLines(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c == '\n' {
+			n++
+		}
+	}
+	return n
+}
+
+// Flush returns once everything appended before the call is in
+// VictoriaLogs and searchable (or ctx ends).
+func (s *Store) Flush(ctx context.Context) error {
+	s.q.seal()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for !s.q.empty() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("victorialogs flush: %w (last error: %s)", ctx.Err(), s.lastError())
+		case <-t.C:
+		}
+	}
+	s.cl.forceFlush(ctx)
+	// Wait until this exporter's newest event answers queries.
+	s.mu.Lock()
+	seq := s.seq
+	s.mu.Unlock()
+	if seq == 0 {
+		return nil
+	}
+	q := "kind:=event exporter:=" + lit(s.opts.Exporter) + " seq:=" + strconv.FormatInt(seq, 10) + " | limit 1 | fields seq"
+	for {
+		found := false
+		if err := s.cl.query(ctx, q, func(row) bool { found = true; return false }); err != nil {
+			return err
+		}
+		if found {
+			return nil
+		}
+		s.cl.forceFlush(ctx)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("victorialogs flush: event %d not searchable: %w", seq, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Store) lastError() string {
+	v, _ := s.lastErr.Load().(string)
+	return v
+}
+
+// Close stops accepting events and tries to send what is queued until ctx
+// ends; what is left stays on disk and is sent by the next start.
+func (s *Store) Close(ctx context.Context) error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.closing.Store(true)
+	s.mu.Lock() // wait for a Consume in progress
+	s.mu.Unlock()
+	s.q.seal()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	var err error
+wait:
+	for !s.q.empty() {
+		select {
+		case <-ctx.Done():
+			bytes, events := s.q.stats()
+			err = fmt.Errorf("victorialogs: %d events (%d bytes) stay queued for the next start: %w", events, bytes, ctx.Err())
+			break wait
+		case <-t.C:
+		}
+	}
+	close(s.stop)
+	s.q.close()
+	s.wg.Wait()
+	return err
+}
+
+// Stats returns the counters, the queue and, from VictoriaLogs, the number
+// and time range of the fleet's events (refreshed in the background at most
+// every 15 s, so that a scrape never waits for a query).
+func (s *Store) Stats() store.Stats {
+	qb, qe := s.q.stats()
+	st := store.Stats{Queued: qe, Stored: s.stored.Load(), Dropped: s.dropped.Load(), Skipped: s.skipped.Load(), Errors: s.werrs.Load(),
+		LastError: s.lastError(), Bytes: qb}
+	s.statsMu.Lock()
+	st.Events, st.Oldest, st.Newest = s.fleet.Events, s.fleet.Oldest, s.fleet.Newest
+	refresh := !s.fleetBusy && time.Since(s.fleetAt) > 15*time.Second && !s.closed.Load()
+	if refresh {
+		s.fleetBusy = true
+	}
+	s.statsMu.Unlock()
+	if refresh {
+		go s.refreshFleet()
+	}
+	return st
+}
+
+func (s *Store) refreshFleet() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var f store.Stats
+	err := s.cl.query(ctx, "kind:=event | stats count() n, min(_time) lo, max(_time) hi", func(r row) bool {
+		f.Events = r.int("n")
+		f.Oldest, _ = time.Parse(time.RFC3339Nano, r["lo"])
+		f.Newest, _ = time.Parse(time.RFC3339Nano, r["hi"])
+		return false
+	})
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	s.fleetBusy = false
+	s.fleetAt = time.Now()
+	if err == nil {
+		s.fleet = f
+	}
+}

@@ -1,0 +1,1 @@
+module github.com/dbsec/dbsec/plugin/frontend
