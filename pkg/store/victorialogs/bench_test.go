@@ -60,9 +60,19 @@ func TestBench(t *testing.T) {
 	wall := time.Since(t0)
 	t.Logf("victorialogs ingest: %d events; Consume (generator, redaction, chain, on-disk queue) %v = %.0f events/s; until searchable in the cluster %v = %.0f events/s",
 		n, consumed.Round(time.Millisecond), float64(n)/consumed.Seconds(), wall.Round(time.Millisecond), float64(n)/wall.Seconds())
+	// VictoriaLogs writes in-memory parts to disk within seconds: wait
+	// until the storage nodes' size has settled.
 	var vbytes int64
-	for _, node := range c.Storage {
-		vbytes += dirSize(node.Dir)
+	for i, prev := 0, int64(-1); i < 60; i++ {
+		vbytes = 0
+		for _, node := range c.Storage {
+			vbytes += dirSize(node.Dir)
+		}
+		if vbytes == prev && vbytes > int64(n)*10 {
+			break
+		}
+		prev = vbytes
+		time.Sleep(2 * time.Second)
 	}
 	t.Logf("victorialogs disk (both storage nodes, after the flush): %d bytes = %.1f bytes/event", vbytes, float64(vbytes)/float64(n))
 	benchQueries(t, "victorialogs", s, start, span)

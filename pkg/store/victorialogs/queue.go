@@ -33,7 +33,7 @@ type queue struct {
 
 	mu       sync.Mutex
 	cond     *sync.Cond // signalled when bytes shrink, a segment is sealed, or on close
-	cur      *os.File
+	cur      segWriter
 	curN     uint64 // number of the open segment (0: none)
 	curBytes int64
 	curRecs  int
@@ -47,6 +47,7 @@ type queue struct {
 	bytes    int64     // on disk: open, sealed and acked
 	events   int64     // event records not yet acknowledged
 	closed   bool
+	sealErrs int
 }
 
 // segment is a sealed file; lo and hi are the sequence numbers of its
@@ -160,16 +161,19 @@ func (q *queue) append(b []byte, seq int64) error {
 	if q.closed {
 		return errClosed
 	}
+	if q.cur != nil && q.curBytes+int64(len(b)) > q.segMax {
+		q.sealLocked()
+	}
 	if q.cur == nil {
 		n := q.nextN
-		f, err := os.OpenFile(q.path(n), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o640)
+		w, err := openSegment(q.path(n), max(q.segMax, int64(len(b))))
 		if err != nil {
 			return fmt.Errorf("victorialogs queue: %w", err)
 		}
 		q.nextN++
-		q.cur, q.curN, q.curBytes, q.curRecs, q.curEvs, q.curSince, q.curLo, q.curHi = f, n, 0, 0, 0, time.Now(), 0, 0
+		q.cur, q.curN, q.curBytes, q.curRecs, q.curEvs, q.curSince, q.curLo, q.curHi = w, n, 0, 0, 0, time.Now(), 0, 0
 	}
-	if _, err := q.cur.Write(b); err != nil {
+	if err := q.cur.write(b); err != nil {
 		return fmt.Errorf("victorialogs queue: %w", err)
 	}
 	q.curBytes += int64(len(b))
@@ -194,7 +198,9 @@ func (q *queue) sealLocked() {
 	if q.cur == nil {
 		return
 	}
-	_ = q.cur.Close()
+	if err := q.cur.close(); err != nil {
+		q.sealErrs++
+	}
 	q.sealed = append(q.sealed, segment{n: q.curN, bytes: q.curBytes, events: q.curEvs, lo: q.curLo, hi: q.curHi})
 	q.cur = nil
 	q.cond.Broadcast()
