@@ -432,3 +432,66 @@ func TestTamperedChain(t *testing.T) {
 }
 
 func listenLocal() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+// TestBackPressure: with VictoriaLogs unreachable and the queue full,
+// Consume blocks (a file source stops reading) and drops nothing; Close
+// releases it, and the next start on the same directory delivers every
+// event that was consumed.
+func TestBackPressure(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{InsertURL: "http://127.0.0.1:1", Exporter: "bp", QueueDir: dir, Policy: store.Policy{AllStatements: true},
+		MaxQueueBytes: 1 << 20, MaxBackoff: 200 * time.Millisecond, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var consumed atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g := storetest.New(12, faultStart, time.Hour, 20000)
+		for ev := g.Next(); ev != nil; ev = g.Next() {
+			s.Consume(ev)
+			consumed.Add(1)
+		}
+	}()
+	// Blocked: the count stops moving with the queue at its bound.
+	last, still := int64(-1), 0
+	waitUntil(t, 30*time.Second, "Consume blocks on the full queue", func() bool {
+		c := consumed.Load()
+		if c == last {
+			still++
+		} else {
+			last, still = c, 0
+		}
+		return still >= 25
+	})
+	st := s.Stats()
+	if last >= 20000 || st.Dropped != 0 || st.Bytes < 1<<20 || st.Queued != last+1 && st.Queued != last {
+		t.Fatalf("blocked after %d events: %+v", last, st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := s.Close(ctx); err == nil {
+		t.Fatal("Close with VictoriaLogs down reported everything sent")
+	}
+	<-done // released: the events after Close are counted as dropped
+	st = s.Stats()
+	kept := st.Queued
+	if kept < last || st.Dropped != 20000-kept {
+		t.Fatalf("after Close: %+v (consumed %d before blocking)", st, last)
+	}
+	// The next start delivers the queue.
+	n := vltest.StartNode(t)
+	s2, err := Open(Options{InsertURL: n.URL(), Exporter: "bp", QueueDir: dir, Policy: store.Policy{AllStatements: true}, FlushInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close(context.Background())
+	fctx, fcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer fcancel()
+	if err := s2.Flush(fctx); err != nil {
+		t.Fatal(err)
+	}
+	checkAll(t, s2, kept)
+	t.Logf("queue of 1 MiB full after %d events: Consume blocked, 0 dropped; %d queued events delivered by the next start", last, kept)
+}

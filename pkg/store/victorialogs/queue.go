@@ -47,6 +47,7 @@ type queue struct {
 	bytes    int64     // on disk: open, sealed and acked
 	events   int64     // event records not yet acknowledged
 	closed   bool
+	overflow bool // at shutdown: appends in progress pass the bound
 	sealErrs int
 }
 
@@ -155,7 +156,7 @@ var errClosed = errors.New("victorialogs: store closed")
 func (q *queue) append(b []byte, seq int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for q.bytes >= q.maxBytes && !q.closed {
+	for q.bytes >= q.maxBytes && !q.closed && !q.overflow {
 		q.cond.Wait()
 	}
 	if q.closed {
@@ -316,9 +317,11 @@ func (q *queue) close() {
 	q.mu.Unlock()
 }
 
-// wake wakes waiters (the sender checks its stop condition).
-func (q *queue) wake() {
+// release lets appends waiting for room proceed past the bound (at
+// shutdown, so that an event already handed to the store is kept).
+func (q *queue) release() {
 	q.mu.Lock()
+	q.overflow = true
 	q.cond.Broadcast()
 	q.mu.Unlock()
 }

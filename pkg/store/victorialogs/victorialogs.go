@@ -555,7 +555,8 @@ func (s *Store) Close(ctx context.Context) error {
 		return nil
 	}
 	s.closing.Store(true)
-	s.mu.Lock() // wait for a Consume in progress
+	s.q.release()
+	s.mu.Lock() // wait for a Consume in progress (a full queue no longer blocks it)
 	s.mu.Unlock()
 	s.q.seal()
 	t := time.NewTicker(10 * time.Millisecond)
