@@ -2,6 +2,7 @@ package victorialogs
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -94,7 +95,13 @@ func flakyProxy(t *testing.T, target string, budget *atomic.Int64) (string, *ato
 	rp := httputil.NewSingleHostReverseProxy(u)
 	var failed atomic.Int64
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/insert/") && failed.Load() < budget.Load() {
+		var body []byte
+		if strings.HasPrefix(r.URL.Path, "/insert/") {
+			body, _ = io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		// Only batches of events lose their answer (resend markers pass).
+		if bytes.Contains(body, []byte(eventMarker)) && failed.Load() < budget.Load() {
 			rec := &discardWriter{h: http.Header{}}
 			rp.ServeHTTP(rec, r)
 			if rec.code/100 == 2 {

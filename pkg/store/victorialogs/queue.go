@@ -60,6 +60,8 @@ type segment struct {
 	lo, hi   int64
 	ackedAt  time.Time
 	verified bool // every event was found at least once
+	// recovered: left by an earlier run, which may have sent it.
+	recovered bool
 }
 
 const eventMarker = `,"kind":"event"`
@@ -114,7 +116,7 @@ func recoverSegment(path string, n uint64) (segment, error) {
 			return segment{}, fmt.Errorf("victorialogs queue: %w", err)
 		}
 	}
-	seg := segment{n: n, bytes: int64(len(b))}
+	seg := segment{n: n, bytes: int64(len(b)), recovered: true}
 	for line := range bytes.Lines(b) {
 		if !bytes.Contains(line, []byte(eventMarker)) {
 			continue
@@ -362,4 +364,33 @@ func parseRow(b []byte) (row, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// timeSpan returns the first and last record time of a segment's lines
+// (Unix nanoseconds), from the _time that every line starts with.
+func timeSpan(data []byte) (lo, hi int64, ok bool) {
+	const prefix = `{"_time":"`
+	for line := range bytes.Lines(data) {
+		if !bytes.HasPrefix(line, []byte(prefix)) {
+			continue
+		}
+		rest := line[len(prefix):]
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
+		if err != nil {
+			continue
+		}
+		ns := t.UnixNano()
+		if !ok || ns < lo {
+			lo = ns
+		}
+		if !ok || ns > hi {
+			hi = ns
+		}
+		ok = true
+	}
+	return lo, hi, ok
 }

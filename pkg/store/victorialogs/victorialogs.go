@@ -394,15 +394,21 @@ func (s *Store) sender() {
 			return false
 		}
 	}
+	var failedN uint64 // the segment whose last attempt failed
 	for {
 		seg, data, ok, err := s.q.next(stopped)
 		if !ok {
 			return
 		}
+		if err == nil && (seg.recovered || seg.n == failedN) {
+			// The earlier attempt may have been stored: say so first.
+			err = s.markResend(context.Background(), data)
+		}
 		if err == nil {
 			err = s.cl.insert(context.Background(), data)
 		}
 		if err != nil {
+			failedN = seg.n
 			s.noteErr(err)
 			s.log.Warn("victorialogs: insert failed; the batch stays queued", "records", countLines(data), "retry_in", backoff, "err", err)
 			select {
@@ -463,6 +469,9 @@ func (s *Store) verify(ctx context.Context, force bool) bool {
 			complete = false
 			data, err := s.q.read(seg)
 			if err == nil {
+				err = s.markResend(ctx, data)
+			}
+			if err == nil {
 				err = s.cl.insert(ctx, data)
 			}
 			if err != nil {
@@ -483,6 +492,19 @@ func (s *Store) verify(ctx context.Context, force bool) bool {
 		s.q.update(seg)
 	}
 	return complete
+}
+
+// markResend records, before a batch is sent again, that records in its
+// time range may be stored twice. Aggregations over a range without such
+// a marker count records; with one they count distinct ids.
+func (s *Store) markResend(ctx context.Context, data []byte) error {
+	lo, hi, ok := timeSpan(data)
+	if !ok {
+		return nil
+	}
+	b := appendRecord(nil, time.Unix(0, lo), "resend", []kv{{"exporter", s.opts.Exporter}, {"hi", strconv.FormatInt(hi, 10)},
+		{"kind", kindResend}, {"lo", strconv.FormatInt(lo, 10)}})
+	return s.cl.insert(ctx, b)
 }
 
 func countLines(b []byte) int {
