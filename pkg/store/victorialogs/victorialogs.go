@@ -7,8 +7,9 @@
 // delivery is at least once and nothing is lost while VictoriaLogs is
 // unreachable: Consume blocks when the queue is full (back-pressure), and
 // queued batches are retried with backoff. Retried batches may be stored
-// twice; every record carries its id and queries count and page distinct
-// ids, so duplicates are invisible. Each exporter keeps its own hash chain
+// twice; every record carries its id, pages skip repeated ids, and
+// aggregations count distinct ids wherever a resend marker says a batch
+// went twice, so duplicates are invisible. Each exporter keeps its own hash chain
 // (exporter, seq, hash on every event), which Integrity verifies.
 package victorialogs
 
