@@ -154,7 +154,7 @@ func TestClusterDownQueueDrains(t *testing.T) {
 	defer s.Close(context.Background())
 	ctx := context.Background()
 	g := storetest.New(7, faultStart, 24*time.Hour, 1<<30)
-	const n1, n2 = 8000, 12000
+	n1, n2 := int64(8000/raceDiv), int64(12000/raceDiv)
 	for range n1 {
 		s.Consume(g.Next())
 	}
@@ -229,7 +229,7 @@ func TestStorageNodeKilled(t *testing.T) {
 	defer s.Close(context.Background())
 	ctx := context.Background()
 	g := storetest.New(8, faultStart, 24*time.Hour, 1<<30)
-	const n = 30000
+	n := int64(30000 / raceDiv)
 	killed := make(chan struct{})
 	go func() {
 		defer close(killed)
@@ -241,7 +241,7 @@ func TestStorageNodeKilled(t *testing.T) {
 	}()
 	for i := range n {
 		s.Consume(g.Next())
-		if i%1000 == 0 {
+		if i%(1000/raceDiv) == 0 {
 			time.Sleep(5 * time.Millisecond) // a steady stream, not one burst
 		}
 	}
@@ -302,7 +302,7 @@ func TestSIGKILLMidBatch(t *testing.T) {
 		if len(f) == 2 && f[0] == "consumed" {
 			consumed, _ = strconv.ParseInt(f[1], 10, 64)
 		}
-		if consumed >= 20000 {
+		if consumed >= 20000/raceDiv {
 			break
 		}
 	}
@@ -311,7 +311,7 @@ func TestSIGKILLMidBatch(t *testing.T) {
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
 	_ = cmd.Wait()
-	if consumed < 20000 {
+	if consumed < 20000/raceDiv {
 		t.Fatalf("child consumed %d events", consumed)
 	}
 	// The next start on the same state directory.
