@@ -5,6 +5,7 @@ import (
 
 	"io/fs"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -75,6 +76,28 @@ func TestBench(t *testing.T) {
 		time.Sleep(2 * time.Second)
 	}
 	t.Logf("victorialogs disk (both storage nodes, after the flush): %d bytes = %.1f bytes/event", vbytes, float64(vbytes)/float64(n))
+	// After VictoriaLogs' background merges (forced here), as it settles
+	// in a running cluster.
+	for _, node := range c.Storage {
+		if resp, err := http.Get(node.URL() + "/internal/force_merge"); err == nil {
+			resp.Body.Close()
+		}
+	}
+	stable := 0
+	for i, prev := 0, int64(-1); i < 120 && stable < 3; i++ {
+		time.Sleep(2 * time.Second)
+		vbytes = 0
+		for _, node := range c.Storage {
+			vbytes += dirSize(node.Dir)
+		}
+		if vbytes == prev {
+			stable++
+		} else {
+			stable = 0
+		}
+		prev = vbytes
+	}
+	t.Logf("victorialogs disk after a forced merge: %d bytes = %.1f bytes/event", vbytes, float64(vbytes)/float64(n))
 	benchQueries(t, "victorialogs", s, start, span)
 
 	if os.Getenv("DBSEC_VLOGS_BENCH_SQLITE") == "0" {
