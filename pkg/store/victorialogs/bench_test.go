@@ -5,6 +5,7 @@ import (
 
 	"io/fs"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -60,11 +61,43 @@ func TestBench(t *testing.T) {
 	wall := time.Since(t0)
 	t.Logf("victorialogs ingest: %d events; Consume (generator, redaction, chain, on-disk queue) %v = %.0f events/s; until searchable in the cluster %v = %.0f events/s",
 		n, consumed.Round(time.Millisecond), float64(n)/consumed.Seconds(), wall.Round(time.Millisecond), float64(n)/wall.Seconds())
+	// VictoriaLogs writes in-memory parts to disk within seconds: wait
+	// until the storage nodes' size has settled.
 	var vbytes int64
-	for _, node := range c.Storage {
-		vbytes += dirSize(node.Dir)
+	for i, prev := 0, int64(-1); i < 60; i++ {
+		vbytes = 0
+		for _, node := range c.Storage {
+			vbytes += dirSize(node.Dir)
+		}
+		if vbytes == prev && vbytes > int64(n)*10 {
+			break
+		}
+		prev = vbytes
+		time.Sleep(2 * time.Second)
 	}
 	t.Logf("victorialogs disk (both storage nodes, after the flush): %d bytes = %.1f bytes/event", vbytes, float64(vbytes)/float64(n))
+	// After VictoriaLogs' background merges (forced here), as it settles
+	// in a running cluster.
+	for _, node := range c.Storage {
+		if resp, err := http.Get(node.URL() + "/internal/force_merge"); err == nil {
+			resp.Body.Close()
+		}
+	}
+	stable := 0
+	for i, prev := 0, int64(-1); i < 120 && stable < 3; i++ {
+		time.Sleep(2 * time.Second)
+		vbytes = 0
+		for _, node := range c.Storage {
+			vbytes += dirSize(node.Dir)
+		}
+		if vbytes == prev {
+			stable++
+		} else {
+			stable = 0
+		}
+		prev = vbytes
+	}
+	t.Logf("victorialogs disk after a forced merge: %d bytes = %.1f bytes/event", vbytes, float64(vbytes)/float64(n))
 	benchQueries(t, "victorialogs", s, start, span)
 
 	if os.Getenv("DBSEC_VLOGS_BENCH_SQLITE") == "0" {

@@ -33,7 +33,7 @@ type queue struct {
 
 	mu       sync.Mutex
 	cond     *sync.Cond // signalled when bytes shrink, a segment is sealed, or on close
-	cur      *os.File
+	cur      segWriter
 	curN     uint64 // number of the open segment (0: none)
 	curBytes int64
 	curRecs  int
@@ -47,6 +47,8 @@ type queue struct {
 	bytes    int64     // on disk: open, sealed and acked
 	events   int64     // event records not yet acknowledged
 	closed   bool
+	overflow bool // at shutdown: appends in progress pass the bound
+	sealErrs int
 }
 
 // segment is a sealed file; lo and hi are the sequence numbers of its
@@ -58,6 +60,8 @@ type segment struct {
 	lo, hi   int64
 	ackedAt  time.Time
 	verified bool // every event was found at least once
+	// recovered: left by an earlier run, which may have sent it.
+	recovered bool
 }
 
 const eventMarker = `,"kind":"event"`
@@ -112,7 +116,7 @@ func recoverSegment(path string, n uint64) (segment, error) {
 			return segment{}, fmt.Errorf("victorialogs queue: %w", err)
 		}
 	}
-	seg := segment{n: n, bytes: int64(len(b))}
+	seg := segment{n: n, bytes: int64(len(b)), recovered: true}
 	for line := range bytes.Lines(b) {
 		if !bytes.Contains(line, []byte(eventMarker)) {
 			continue
@@ -154,22 +158,25 @@ var errClosed = errors.New("victorialogs: store closed")
 func (q *queue) append(b []byte, seq int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for q.bytes >= q.maxBytes && !q.closed {
+	for q.bytes >= q.maxBytes && !q.closed && !q.overflow {
 		q.cond.Wait()
 	}
 	if q.closed {
 		return errClosed
 	}
+	if q.cur != nil && q.curBytes+int64(len(b)) > q.segMax {
+		q.sealLocked()
+	}
 	if q.cur == nil {
 		n := q.nextN
-		f, err := os.OpenFile(q.path(n), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o640)
+		w, err := openSegment(q.path(n), max(q.segMax, int64(len(b))))
 		if err != nil {
 			return fmt.Errorf("victorialogs queue: %w", err)
 		}
 		q.nextN++
-		q.cur, q.curN, q.curBytes, q.curRecs, q.curEvs, q.curSince, q.curLo, q.curHi = f, n, 0, 0, 0, time.Now(), 0, 0
+		q.cur, q.curN, q.curBytes, q.curRecs, q.curEvs, q.curSince, q.curLo, q.curHi = w, n, 0, 0, 0, time.Now(), 0, 0
 	}
-	if _, err := q.cur.Write(b); err != nil {
+	if err := q.cur.write(b); err != nil {
 		return fmt.Errorf("victorialogs queue: %w", err)
 	}
 	q.curBytes += int64(len(b))
@@ -194,7 +201,9 @@ func (q *queue) sealLocked() {
 	if q.cur == nil {
 		return
 	}
-	_ = q.cur.Close()
+	if err := q.cur.close(); err != nil {
+		q.sealErrs++
+	}
 	q.sealed = append(q.sealed, segment{n: q.curN, bytes: q.curBytes, events: q.curEvs, lo: q.curLo, hi: q.curHi})
 	q.cur = nil
 	q.cond.Broadcast()
@@ -310,9 +319,11 @@ func (q *queue) close() {
 	q.mu.Unlock()
 }
 
-// wake wakes waiters (the sender checks its stop condition).
-func (q *queue) wake() {
+// release lets appends waiting for room proceed past the bound (at
+// shutdown, so that an event already handed to the store is kept).
+func (q *queue) release() {
 	q.mu.Lock()
+	q.overflow = true
 	q.cond.Broadcast()
 	q.mu.Unlock()
 }
@@ -353,4 +364,33 @@ func parseRow(b []byte) (row, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// timeSpan returns the first and last record time of a segment's lines
+// (Unix nanoseconds), from the _time that every line starts with.
+func timeSpan(data []byte) (lo, hi int64, ok bool) {
+	const prefix = `{"_time":"`
+	for line := range bytes.Lines(data) {
+		if !bytes.HasPrefix(line, []byte(prefix)) {
+			continue
+		}
+		rest := line[len(prefix):]
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
+		if err != nil {
+			continue
+		}
+		ns := t.UnixNano()
+		if !ok || ns < lo {
+			lo = ns
+		}
+		if !ok || ns > hi {
+			hi = ns
+		}
+		ok = true
+	}
+	return lo, hi, ok
 }

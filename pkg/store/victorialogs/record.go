@@ -26,6 +26,8 @@ import (
 //	           the finding records of the same gen
 //	finding    one finding of a gen, whole as JSON in doc
 //	drift      one drift change, whole as JSON in doc
+//	resend     a batch was sent again: records in [lo, hi] may be stored
+//	           twice (see Store.markResend)
 //
 // exporter, source and system are the stream fields (low cardinality);
 // everything else is an ordinary field. Empty values are left out
@@ -36,6 +38,9 @@ const (
 	kindFindings  = "findings"
 	kindFinding   = "finding"
 	kindDrift     = "drift"
+	// kindResend marks a time range [lo, hi] (Unix ns) in which a batch
+	// was sent more than once.
+	kindResend = "resend"
 )
 
 // streamFields are the stream fields, for _stream_fields.

@@ -7,8 +7,9 @@
 // delivery is at least once and nothing is lost while VictoriaLogs is
 // unreachable: Consume blocks when the queue is full (back-pressure), and
 // queued batches are retried with backoff. Retried batches may be stored
-// twice; every record carries its id and queries count and page distinct
-// ids, so duplicates are invisible. Each exporter keeps its own hash chain
+// twice; every record carries its id, pages skip repeated ids, and
+// aggregations count distinct ids wherever a resend marker says a batch
+// went twice, so duplicates are invisible. Each exporter keeps its own hash chain
 // (exporter, seq, hash on every event), which Integrity verifies.
 package victorialogs
 
@@ -394,15 +395,21 @@ func (s *Store) sender() {
 			return false
 		}
 	}
+	var failedN uint64 // the segment whose last attempt failed
 	for {
 		seg, data, ok, err := s.q.next(stopped)
 		if !ok {
 			return
 		}
+		if err == nil && (seg.recovered || seg.n == failedN) {
+			// The earlier attempt may have been stored: say so first.
+			err = s.markResend(context.Background(), data)
+		}
 		if err == nil {
 			err = s.cl.insert(context.Background(), data)
 		}
 		if err != nil {
+			failedN = seg.n
 			s.noteErr(err)
 			s.log.Warn("victorialogs: insert failed; the batch stays queued", "records", countLines(data), "retry_in", backoff, "err", err)
 			select {
@@ -463,6 +470,9 @@ func (s *Store) verify(ctx context.Context, force bool) bool {
 			complete = false
 			data, err := s.q.read(seg)
 			if err == nil {
+				err = s.markResend(ctx, data)
+			}
+			if err == nil {
 				err = s.cl.insert(ctx, data)
 			}
 			if err != nil {
@@ -483,6 +493,19 @@ func (s *Store) verify(ctx context.Context, force bool) bool {
 		s.q.update(seg)
 	}
 	return complete
+}
+
+// markResend records, before a batch is sent again, that records in its
+// time range may be stored twice. Aggregations over a range without such
+// a marker count records; with one they count distinct ids.
+func (s *Store) markResend(ctx context.Context, data []byte) error {
+	lo, hi, ok := timeSpan(data)
+	if !ok {
+		return nil
+	}
+	b := appendRecord(nil, time.Unix(0, lo), "resend", []kv{{"exporter", s.opts.Exporter}, {"hi", strconv.FormatInt(hi, 10)},
+		{"kind", kindResend}, {"lo", strconv.FormatInt(lo, 10)}})
+	return s.cl.insert(ctx, b)
 }
 
 func countLines(b []byte) int {
@@ -555,7 +578,8 @@ func (s *Store) Close(ctx context.Context) error {
 		return nil
 	}
 	s.closing.Store(true)
-	s.mu.Lock() // wait for a Consume in progress
+	s.q.release()
+	s.mu.Lock() // wait for a Consume in progress (a full queue no longer blocks it)
 	s.mu.Unlock()
 	s.q.seal()
 	t := time.NewTicker(10 * time.Millisecond)
