@@ -50,8 +50,6 @@ func mustSystem(s string) string {
 	return s
 }
 
-func mustCategory(c event.Category) string { return c.String() }
-
 // ruleName returns the rule label of a detection by its catalogue id.
 func ruleName(id string) string {
 	for _, r := range detect.Catalog() {
@@ -72,11 +70,11 @@ func ruleInfo(id string) detect.RuleInfo {
 }
 
 var (
-	catLogin   = mustCategory(event.CategoryLogin)
-	catDDL     = mustCategory(event.CategoryDDL)
-	catPriv    = mustCategory(event.CategoryPrivilegeChange)
-	catDenied  = mustCategory(event.CategoryAccessDenied)
-	catError   = mustCategory(event.CategoryError)
+	catLogin   = event.CategoryLogin.String()
+	catDDL     = event.CategoryDDL.String()
+	catPriv    = event.CategoryPrivilegeChange.String()
+	catDenied  = event.CategoryAccessDenied.String()
+	catError   = event.CategoryError.String()
 	outSuccess = event.OutcomeSuccess.String()
 	outFailure = event.OutcomeFailure.String()
 )
