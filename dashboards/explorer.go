@@ -73,7 +73,8 @@ var eventsSpec = spec{
 			name := map[string]string{model.KeyUser: "Top users", model.KeyClientIP: "Top client IPs", model.KeyDigest: "Top statement digests"}[by]
 			b.dbsecTable(name, name+" by event count under the current filters. Click a value to filter on it.", 8, 8,
 				model.Query{QueryType: model.Top, Filters: f, Q: v(VarFreeText), By: by, Limit: 10},
-				fieldLinks{by, []link{{"Filter on this value", selfLink(by)}}})
+				fieldLinks{by, []link{{"Filter on this value", selfLink(by)}}},
+				fieldLinks{topValueField, []link{{"Filter on this value", selfLink(by)}}})
 		}
 		b.dbsecLogs("Events", "The matching events, newest first, as log lines (statement or raw record); expand one for every field.", 24, 14,
 			model.Query{QueryType: model.Events, Format: model.FormatLogs, Filters: f, Q: v(VarFreeText), Limit: 1000})

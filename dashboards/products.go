@@ -166,6 +166,11 @@ func productCommon(b *board, p product) {
 		explorerFieldLinks(p.fixed(model.KeyCategory, catPriv, model.KeyCategory, catDDL))...)
 }
 
+// topValueField is the name the API gives the ranked column of a top
+// query (store.TopItem); a frame may keep it or name the column after the
+// dimension, so top tables link on both.
+const topValueField = "value"
+
 // explorerFieldLinks are links on the user, client_ip and digest columns
 // of a dbsec table (or only on the given ones) that open the events
 // explorer on the clicked value, with fixed further filters.
@@ -183,6 +188,10 @@ func explorerFieldLinks(fixed []string, fields ...string) []fieldLinks {
 		}
 		vars = append(vars, f, "${__value.raw}")
 		out = append(out, fieldLinks{field: f, links: []link{{"Events of this " + strings.ReplaceAll(f, "_", " "), dashURL("events.json", vars)}}})
+	}
+	if len(fields) == 1 {
+		// A top table: its ranked column may be called value.
+		out = append(out, fieldLinks{field: topValueField, links: out[0].links})
 	}
 	return out
 }

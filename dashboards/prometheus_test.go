@@ -35,9 +35,6 @@ const extrasConfig = `# Second exporter of the dashboards' test: network receive
 [server]
 state_dir = "state"
 
-[store]
-enabled = false
-
 [export]
 path = "events.jsonl"
 
@@ -256,6 +253,20 @@ func TestPromQL(t *testing.T) {
 		}
 	}
 	t.Logf("%d PromQL expressions evaluated, %d empty; %v in all", n, empty, time.Since(start).Round(100*time.Millisecond))
+
+	t.Run("JSON API", func(t *testing.T) {
+		var urls []string
+		for _, e := range s.Exporters {
+			urls = append(urls, e.URL)
+		}
+		checkAPIQueries(ctx, t, urls, withSamples, func(sel string) (float64, error) {
+			r, err := s.Query(ctx, "sum(dbsec_events_total"+sel+")")
+			if err != nil || len(r) == 0 {
+				return 0, err
+			}
+			return r[0].Value, nil
+		})
+	})
 }
 
 // writeExtras writes extrasConfig into dir with its drift target: TiDB's
