@@ -198,10 +198,12 @@ func Write(dir string) error {
 // automatic refId per target.
 type board struct {
 	s spec
+	//lint:ignore SA1019 the v1 dashboard schema is the one Grafana 11 to 13 all load; dashboardv2 needs Grafana 12+.
 	d *dashboard.DashboardBuilder
 }
 
 func newBoard(s spec) *board {
+	//lint:ignore SA1019 the v1 dashboard schema is the one Grafana 11 to 13 all load; dashboardv2 needs Grafana 12+.
 	d := dashboard.NewDashboardBuilder(s.title()).
 		Uid(s.uid()).
 		Description(s.description).
@@ -400,12 +402,6 @@ type pq struct {
 	instant      bool // an instant query (stat, bar gauge, table)
 	table        bool // format table (one row per series, for tables)
 	links        []link
-}
-
-// dq is one dbsec target of a panel.
-type dq struct {
-	q     model.Query
-	links []link
 }
 
 func promTarget(q pq, ref string) cog.Builder[variants.Dataquery] {

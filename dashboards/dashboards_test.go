@@ -67,6 +67,7 @@ func TestGeneratedIsCommitted(t *testing.T) {
 type loaded struct {
 	file string
 	raw  map[string]any
+	//lint:ignore SA1019 the dashboards use the v1 schema (Grafana 11 to 13).
 	dash dashboard.Dashboard
 }
 
@@ -96,6 +97,7 @@ func loadAll(t *testing.T) []loaded {
 func TestSDKRoundTrip(t *testing.T) {
 	for _, l := range loadAll(t) {
 		b, _ := os.ReadFile(l.file)
+		//lint:ignore SA1019 the dashboards use the v1 schema (Grafana 11 to 13).
 		var strict dashboard.Dashboard
 		if err := strict.UnmarshalJSONStrict(b); err != nil {
 			var be cog.BuildErrors

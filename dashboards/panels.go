@@ -234,6 +234,7 @@ func (b *board) dbsecLogs(title, desc string, w, h uint32, q model.Query) {
 		WrapLogMessage(true).
 		PrettifyLogMessage(false).
 		EnableLogDetails(true).
+		ShowLogContextToggle(true).
 		DedupStrategy(common.LogsDedupStrategyNone).
 		SortOrder(common.LogsSortOrderDescending).
 		WithTarget(dbsecTarget(q, "A"))

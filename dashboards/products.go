@@ -50,8 +50,6 @@ func mustSystem(s string) string {
 	return s
 }
 
-func mustCategory(c event.Category) string { return c.String() }
-
 // ruleName returns the rule label of a detection by its catalogue id.
 func ruleName(id string) string {
 	for _, r := range detect.Catalog() {
@@ -72,11 +70,11 @@ func ruleInfo(id string) detect.RuleInfo {
 }
 
 var (
-	catLogin   = mustCategory(event.CategoryLogin)
-	catDDL     = mustCategory(event.CategoryDDL)
-	catPriv    = mustCategory(event.CategoryPrivilegeChange)
-	catDenied  = mustCategory(event.CategoryAccessDenied)
-	catError   = mustCategory(event.CategoryError)
+	catLogin   = event.CategoryLogin.String()
+	catDDL     = event.CategoryDDL.String()
+	catPriv    = event.CategoryPrivilegeChange.String()
+	catDenied  = event.CategoryAccessDenied.String()
+	catError   = event.CategoryError.String()
 	outSuccess = event.OutcomeSuccess.String()
 	outFailure = event.OutcomeFailure.String()
 )
@@ -168,6 +166,11 @@ func productCommon(b *board, p product) {
 		explorerFieldLinks(p.fixed(model.KeyCategory, catPriv, model.KeyCategory, catDDL))...)
 }
 
+// topValueField is the name the API gives the ranked column of a top
+// query (store.TopItem); a frame may keep it or name the column after the
+// dimension, so top tables link on both.
+const topValueField = "value"
+
 // explorerFieldLinks are links on the user, client_ip and digest columns
 // of a dbsec table (or only on the given ones) that open the events
 // explorer on the clicked value, with fixed further filters.
@@ -185,6 +188,10 @@ func explorerFieldLinks(fixed []string, fields ...string) []fieldLinks {
 		}
 		vars = append(vars, f, "${__value.raw}")
 		out = append(out, fieldLinks{field: f, links: []link{{"Events of this " + strings.ReplaceAll(f, "_", " "), dashURL("events.json", vars)}}})
+	}
+	if len(fields) == 1 {
+		// A top table: its ranked column may be called value.
+		out = append(out, fieldLinks{field: topValueField, links: out[0].links})
 	}
 	return out
 }
