@@ -83,4 +83,12 @@ cpSync(join(pluginDir, 'img'), join(dist, 'img'), { recursive: true });
 for (const f of ['README.md', 'CHANGELOG.md']) {
   cpSync(join(pluginDir, f), join(dist, f));
 }
+// The dashboards that plugin.json includes ship inside the plugin, so that
+// Grafana offers to import them on the data source's Dashboards tab.
+for (const inc of JSON.parse(pluginJson).includes ?? []) {
+  if (inc.type === 'dashboard') {
+    mkdirSync(join(dist, dirname(inc.path)), { recursive: true });
+    cpSync(join(pluginDir, '..', inc.path), join(dist, inc.path));
+  }
+}
 console.log(`dist/module.js: ${amd.length} bytes, define(${JSON.stringify(deps)}); plugin ${pkg.version} (${today}) in ${dist}`);
