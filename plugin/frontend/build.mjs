@@ -1,6 +1,7 @@
 // Builds the plugin's frontend into ../dist (the folder Grafana loads):
 // a typecheck, module.js as an AMD module, and plugin.json (version and date
-// filled in), img/, README.md and CHANGELOG.md. Other files in ../dist (the
+// filled in), img/, README.md, CHANGELOG.md and the dashboards that
+// plugin.json includes. Other files in ../dist (the
 // backend binaries) are left alone.
 //
 //   node build.mjs            typecheck + bundle + copy
