@@ -181,6 +181,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func (h *handler) clean(evs ...*event.Event) {
 	for _, ev := range evs {
+		// Every text field, as the store and the export do; Options.Redact
+		// comes on top for statement, raw and reason.
+		redact.Event(ev)
 		ev.Statement = h.opts.Redact(ev.Statement)
 		ev.Raw = h.opts.Redact(ev.Raw)
 		ev.Reason = h.opts.Redact(ev.Reason)

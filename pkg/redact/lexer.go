@@ -1,6 +1,9 @@
 package redact
 
-import "sync"
+import (
+	"sync"
+	"unsafe"
+)
 
 // A small SQL lexer for the two lexical families dbsec reads: MySQL (TiDB,
 // MariaDB, MySQL, Percona; TDengine lexes alike) and PostgreSQL. It knows
@@ -183,3 +186,10 @@ type scratch struct {
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}

@@ -115,9 +115,7 @@ type prepared struct {
 func prepare(batch []*event.Event) *prepared {
 	p := &prepared{evs: batch, canon: make([][]byte, len(batch))}
 	for i, ev := range batch {
-		ev.Statement = redact.String(ev.Statement)
-		ev.Raw = redact.String(ev.Raw)
-		ev.Reason = redact.String(ev.Reason)
+		redact.Event(ev)
 		p.canon[i] = canonical(nil, ev)
 	}
 	for start := 0; start < len(batch); start += blockEvents {
