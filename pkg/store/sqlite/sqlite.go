@@ -295,7 +295,7 @@ func (s *Store) Consume(ev *event.Event) {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed.Load() {
-		s.dropped.Add(1)
+		s.drop("store closed")
 		return
 	}
 	c := ev.Clone()
@@ -314,7 +314,48 @@ func (s *Store) Consume(ev *event.Event) {
 	case s.queue <- c:
 		s.queued.Add(1)
 	case <-t.C:
-		s.dropped.Add(1)
+		s.drop("queue full")
+	}
+}
+
+// drop counts an event the store could not queue and logs the first drops
+// and then every power of two, so that an overload is visible in the log
+// without flooding it.
+func (s *Store) drop(why string) {
+	n := s.dropped.Add(1)
+	if n <= 10 || n&(n-1) == 0 {
+		s.log.Warn("event store dropped an event", "reason", why, "dropped_so_far", n,
+			"hint", "a network source sends faster than the store writes; file sources wait instead")
+	}
+}
+
+// ConsumeWait implements store.Waiter: Consume that waits for room in the
+// queue instead of dropping.
+func (s *Store) ConsumeWait(ctx context.Context, ev *event.Event) error {
+	if !s.opts.Policy.Keep(ev) {
+		s.skipped.Add(1)
+		return nil
+	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed.Load() {
+		s.drop("store closed")
+		return errors.New("store closed")
+	}
+	c := ev.Clone()
+	if ms, ok := idTime(c.ID); !ok || ms != c.Time.UnixMilli() {
+		c.ID = s.ids.Next(c.Time)
+	}
+	select {
+	case s.queue <- c:
+		s.queued.Add(1)
+		return nil
+	case <-ctx.Done():
+		s.drop("source stopped while the queue was full")
+		return ctx.Err()
+	case <-s.done:
+		s.drop("store writer stopped")
+		return errors.New("store writer stopped")
 	}
 }
 
