@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,7 +43,18 @@ func openOutputs(cfg *config.Config, logger *slog.Logger) (*outputs, error) {
 		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o750); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
+		// The head checkpoint is signed with the drift snapshots' HMAC key
+		// when one is configured (else the store keeps its own key).
+		var headKey []byte
+		if cfg.Drift.HMACKeyFile != "" {
+			k, err := os.ReadFile(cfg.Drift.HMACKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("store: hmac key: %w", err)
+			}
+			headKey = []byte(strings.TrimSpace(string(k)))
+		}
 		s, err := sqlite.Open(sqlite.Options{
+			HeadKey:   headKey,
 			Path:      cfg.Store.Path,
 			Retention: cfg.Store.Retention,
 			MaxBytes:  cfg.Store.MaxSize,
@@ -170,21 +182,23 @@ func (o *outputs) close() {
 }
 
 var (
-	storeEventsDesc  = prometheus.NewDesc("dbsec_store_events", "Events in the event store.", nil, nil)
-	storeBytesDesc   = prometheus.NewDesc("dbsec_store_bytes", "Size of the event store's files (database and write-ahead log).", nil, nil)
-	storeStoredDesc  = prometheus.NewDesc("dbsec_store_events_written_total", "Events written to the event store since start.", nil, nil)
-	storeDroppedDesc = prometheus.NewDesc("dbsec_store_events_dropped_total", "Events the store could not keep (queue full or write failed) since start.", nil, nil)
-	storeSkippedDesc = prometheus.NewDesc("dbsec_store_events_skipped_total", "Events the storage policy did not keep (reads and writes without all_statements) since start.", nil, nil)
-	storeErrorsDesc  = prometheus.NewDesc("dbsec_store_write_errors_total", "Failed write transactions of the event store since start.", nil, nil)
-	exportDesc       = prometheus.NewDesc("dbsec_export_events_total", "Events written to the SIEM export since start.", nil, nil)
-	exportErrorsDesc = prometheus.NewDesc("dbsec_export_errors_total", "Events that could not be written to the SIEM export since start.", nil, nil)
+	storeEventsDesc   = prometheus.NewDesc("dbsec_store_events", "Events in the event store.", nil, nil)
+	storeBytesDesc    = prometheus.NewDesc("dbsec_store_bytes", "Size of the event store's files (database and write-ahead log).", nil, nil)
+	storeStoredDesc   = prometheus.NewDesc("dbsec_store_events_written_total", "Events written to the event store since start.", nil, nil)
+	storeDroppedDesc  = prometheus.NewDesc("dbsec_store_events_dropped_total", "Events the store could not keep (queue full or write failed) since start.", nil, nil)
+	storeSkippedDesc  = prometheus.NewDesc("dbsec_store_events_skipped_total", "Events the storage policy did not keep (reads and writes without all_statements) since start.", nil, nil)
+	storeErrorsDesc   = prometheus.NewDesc("dbsec_store_write_errors_total", "Failed write transactions of the event store since start.", nil, nil)
+	storeHeadSeqDesc  = prometheus.NewDesc("dbsec_store_chain_head_seq", "Sequence number of the newest event of the store's hash chain (a record outside the database: it never decreases).", nil, nil)
+	storeHeadHashDesc = prometheus.NewDesc("dbsec_store_chain_head_hash_prefix", "First 48 bits of the hash of the chain's newest event, as an integer.", nil, nil)
+	exportDesc        = prometheus.NewDesc("dbsec_export_events_total", "Events written to the SIEM export since start.", nil, nil)
+	exportErrorsDesc  = prometheus.NewDesc("dbsec_export_errors_total", "Events that could not be written to the SIEM export since start.", nil, nil)
 )
 
 // outputMetricNames are the metrics of the store and the export, for the
 // README's metric reference test.
 var outputMetricNames = []string{"dbsec_store_events", "dbsec_store_bytes", "dbsec_store_events_written_total",
 	"dbsec_store_events_dropped_total", "dbsec_store_events_skipped_total", "dbsec_store_write_errors_total",
-	"dbsec_export_events_total", "dbsec_export_errors_total"}
+	"dbsec_export_events_total", "dbsec_export_errors_total", "dbsec_store_chain_head_seq", "dbsec_store_chain_head_hash_prefix"}
 
 // Describe sends nothing: which series exist depends on the configuration.
 func (o *outputs) Describe(chan<- *prometheus.Desc) {}
@@ -199,6 +213,11 @@ func (o *outputs) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(storeDroppedDesc, prometheus.CounterValue, float64(st.Dropped))
 		ch <- prometheus.MustNewConstMetric(storeSkippedDesc, prometheus.CounterValue, float64(st.Skipped))
 		ch <- prometheus.MustNewConstMetric(storeErrorsDesc, prometheus.CounterValue, float64(st.Errors))
+		if h, ok := o.store.(interface{ Head() (int64, uint64) }); ok {
+			seq, h48 := h.Head()
+			ch <- prometheus.MustNewConstMetric(storeHeadSeqDesc, prometheus.GaugeValue, float64(seq))
+			ch <- prometheus.MustNewConstMetric(storeHeadHashDesc, prometheus.GaugeValue, float64(h48))
+		}
 	}
 	if o.export != nil {
 		ch <- prometheus.MustNewConstMetric(exportDesc, prometheus.CounterValue, float64(o.export.Written()))
