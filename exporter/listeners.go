@@ -109,6 +109,9 @@ func (in *auditInput) Run(ctx context.Context, h input.Handler) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", in.addr, err)
 	}
+	// At most maxReceiverConns connections (the rest wait in the kernel's
+	// backlog), so that idle or slow clients cannot pile up.
+	ln = limitListener(ln, maxReceiverConns)
 	if in.tls != nil {
 		ln = tls.NewListener(ln, in.tls)
 	}
@@ -118,7 +121,8 @@ func (in *auditInput) Run(ctx context.Context, h input.Handler) error {
 		Handler:           rh,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(in.logger.Handler(), slog.LevelWarn),
 	}
 	in.logger.Info("TDengine audit receiver listening", "source_name", in.name, "address", ln.Addr().String())
@@ -146,4 +150,52 @@ func (in *auditInput) Stats() input.Stats {
 		return input.Stats{}
 	}
 	return input.Stats{Lines: rh.Events(), Bytes: rh.BodyBytes()}
+}
+
+// maxReceiverConns bounds the open connections of a TDengine audit
+// receiver.
+const maxReceiverConns = 64
+
+// limitListener returns a listener that holds at most n connections open:
+// Accept waits while n are.
+func limitListener(l net.Listener, n int) net.Listener {
+	return &limitedListener{Listener: l, sem: make(chan struct{}, n), closed: make(chan struct{})}
+}
+
+type limitedListener struct {
+	net.Listener
+	sem       chan struct{}
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (l *limitedListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+func (l *limitedListener) Accept() (net.Conn, error) {
+	select {
+	case l.sem <- struct{}{}:
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
