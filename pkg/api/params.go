@@ -20,9 +20,11 @@ import (
 // 400) and a message. Handlers answer it as JSON {"error", "param"}; the
 // client returns it.
 type Error struct {
-	Status  int    `json:"-"`
-	Param   string `json:"param,omitempty"`
-	Message string `json:"error"`
+	Status int `json:"-"`
+	// RetryAfter, if set, is sent as the Retry-After header (seconds).
+	RetryAfter string `json:"-"`
+	Param      string `json:"param,omitempty"`
+	Message    string `json:"error"`
 }
 
 func (e *Error) Error() string {
