@@ -195,6 +195,11 @@ func (p *parser) timeParam(name string) time.Time {
 	t, err := parseTime(s)
 	if err != nil {
 		p.fail(badParam(name, "invalid time %q: %v", clip(s), err))
+		return t
+	}
+	if !event.TimeInRange(t) {
+		p.fail(badParam(name, "time %q is outside the supported range (%s to %s)", clip(s),
+			event.MinTime.Format(time.RFC3339), event.MaxTime.Format(time.RFC3339)))
 	}
 	return t
 }

@@ -149,6 +149,10 @@ func (s *Source) record(rec []byte, pos parse.Pos) {
 	if !ok {
 		return
 	}
+	if !event.TimeInRange(ev.Time) {
+		s.badTime(ev, location(s.file, pos, nil))
+		return
+	}
 	ev.Origin = event.Origin{File: s.file, Offset: pos.Offset, Line: pos.Line}
 	if s.host != "" && ev.Server == "" {
 		ev.Server = s.host
@@ -160,7 +164,24 @@ func (s *Source) record(rec []byte, pos parse.Pos) {
 // receiver) through the same counting and sinks as a parsed line. Calls must
 // not overlap with each other or with HandleLine.
 func (s *Source) Emit(ev *event.Event) {
+	if !event.TimeInRange(ev.Time) {
+		s.badTime(ev, "-")
+		return
+	}
 	s.deliver(ev)
+}
+
+// badTime counts and logs (rate-limited) an event whose time a time.Time
+// in nanoseconds cannot hold: stored, it would wrap around (9999 becomes
+// 1816) and break the store's chain, its id and the export.
+func (s *Source) badTime(ev *event.Event, at string) {
+	s.metrics.ParseError(parse.ReasonTimestamp)
+	n := s.nErrors.Add(1)
+	if n <= 10 || n&(n-1) == 0 {
+		s.logger.Warn("cannot parse record", "source_name", s.name, "format", s.format.Name, "at", at,
+			"reason", parse.ReasonTimestamp.String(), "err", fmt.Sprintf("time %d-%02d-%02d is outside the supported range (%d to %d)",
+				ev.Time.Year(), ev.Time.Month(), ev.Time.Day(), event.MinTime.Year(), event.MaxTime.Year()), "errors_so_far", n)
+	}
 }
 
 func (s *Source) deliver(ev *event.Event) {
