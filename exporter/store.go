@@ -99,7 +99,18 @@ func openStore(cfg *config.Config, logger *slog.Logger) (store.Engine, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	// The head checkpoint is signed with the drift snapshots' HMAC key when
+	// one is configured (else the store keeps its own key).
+	var headKey []byte
+	if cfg.Drift.HMACKeyFile != "" {
+		k, err := os.ReadFile(cfg.Drift.HMACKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("store: hmac key: %w", err)
+		}
+		headKey = []byte(strings.TrimSpace(string(k)))
+	}
 	return sqlite.Open(sqlite.Options{
+		HeadKey:   headKey,
 		Path:      cfg.Store.Path,
 		Retention: cfg.Store.Retention,
 		MaxBytes:  cfg.Store.MaxSize,

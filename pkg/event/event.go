@@ -9,6 +9,7 @@
 package event
 
 import (
+	"math"
 	"strings"
 	"time"
 )
@@ -156,4 +157,18 @@ func (d Detection) Clone() Detection {
 		}
 	}
 	return c
+}
+
+// The times an event can carry: those whose nanoseconds since 1970 fit an
+// int64 (1677-09-21 to 2262-04-11), the resolution the store's hash chain,
+// the export and the event ids use. A time outside wraps around when
+// converted to nanoseconds (9999 becomes 1816).
+var (
+	MinTime = time.Unix(0, math.MinInt64).UTC()
+	MaxTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
+// TimeInRange reports whether t is between MinTime and MaxTime.
+func TimeInRange(t time.Time) bool {
+	return !t.Before(MinTime) && !t.After(MaxTime)
 }
