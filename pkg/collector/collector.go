@@ -41,8 +41,8 @@ func Metrics() []Metric {
 var (
 	mEvents       = Metric{"dbsec_events_total", "counter", "Audit events by security category and outcome.", []string{"category", "outcome"}}
 	mLogins       = Metric{"dbsec_login_attempts_total", "counter", "Login attempts by outcome (a failed login written as several lines counts once).", []string{"outcome"}}
-	mDDL          = Metric{"dbsec_ddl_statements_total", "counter", "DDL statements by action; statements refused for lack of privilege count in dbsec_access_denied_total instead.", []string{"action"}}
-	mPriv         = Metric{"dbsec_privilege_changes_total", "counter", "Privilege changes (GRANT, REVOKE, CREATE/ALTER/DROP USER, SET PASSWORD …) by action; refused ones count in dbsec_access_denied_total instead.", []string{"action"}}
+	mDDL          = Metric{"dbsec_ddl_statements_total", "counter", "DDL statements that changed the schema, by action; failed ones (refused, erroneous) count only in dbsec_events_total with outcome failure.", []string{"action"}}
+	mPriv         = Metric{"dbsec_privilege_changes_total", "counter", "Privilege changes that happened (GRANT, REVOKE, CREATE/ALTER/DROP USER, SET PASSWORD …) by action; failed ones (refused, erroneous) count only in dbsec_events_total with outcome failure.", []string{"action"}}
 	mStatements   = Metric{"dbsec_statements_total", "counter", "SQL statements by class, refused ones included.", []string{"class"}}
 	mDenied       = Metric{"dbsec_access_denied_total", "counter", "Statements and logins refused for lack of privilege.", nil}
 	mDuration     = Metric{"dbsec_query_duration_seconds", "histogram", "Statement duration, where the format records it.", nil}
@@ -114,13 +114,19 @@ func (s *Source) Count(ev *event.Event) {
 	}
 	s.events[c][o].Add(1)
 	// The verb's own category, which an access denial or failure hides.
+	// The DDL and privilege-change counters count changes that happened:
+	// a statement that failed (refused, a syntax error, CREATE USER of an
+	// account that exists) changed nothing and is seen in
+	// dbsec_events_total{outcome="failure"} only. An unknown outcome (a
+	// format that does not record it) counts.
 	verb := a.Category()
+	changed := c != event.CategoryAccessDenied && o != event.OutcomeFailure
 	switch {
 	case c == event.CategoryLogin:
 		s.logins[o].Add(1)
-	case verb == event.CategoryDDL && c != event.CategoryAccessDenied:
+	case verb == event.CategoryDDL && changed:
 		s.ddl[a].Add(1)
-	case verb == event.CategoryPrivilegeChange && c != event.CategoryAccessDenied:
+	case verb == event.CategoryPrivilegeChange && changed:
 		s.priv[a].Add(1)
 	}
 	if c == event.CategoryAccessDenied {

@@ -116,12 +116,19 @@ func actionOf(s ast.StmtNode) event.Action {
 	case *ast.SetRoleStmt, *ast.SetDefaultRoleStmt:
 		return event.ActionSetRole
 	case *ast.SetStmt:
+		global := false
 		for _, v := range n.Variables {
 			if strings.HasPrefix(strings.ToLower(v.Name), "tidb_audit") {
 				return event.ActionAuditConfig
 			}
+			global = global || v.IsGlobal || v.IsInstance
+		}
+		if !global {
+			return event.ActionSetSession // SET NAMES, SET autocommit, SET @x …
 		}
 		return event.ActionSet
+	case *ast.CreateBindingStmt, *ast.DropBindingStmt, *ast.SetBindingStmt:
+		return event.ActionConfigChange
 	case *ast.UseStmt:
 		return event.ActionUse
 	case *ast.ShowStmt:

@@ -255,12 +255,13 @@ func (c *Classifier) audit1(m *Message, ev *event.Event) (bool, error) {
 		cat = event.CategoryDDL
 	case "FUNCTION":
 		cat, action = event.CategoryOther, event.ActionCall
-	case "MISC":
+	case "MISC", "MISC_SET":
+		// MISC holds session statements (SET, SHOW, DISCARD, FETCH) and
+		// server administration (ALTER SYSTEM, CHECKPOINT, VACUUM): the
+		// verb decides; what the classifier does not name is admin.
 		cat = event.CategoryAdmin
-	case "MISC_SET":
-		cat = event.CategoryAdmin
-		if action == event.ActionOther {
-			action = event.ActionSet
+		if action != event.ActionOther {
+			cat = action.Category()
 		}
 	default:
 		return false, parse.Errorf(parse.ReasonUnknownEvent, 0, "unknown pgaudit class %q", class)
