@@ -270,12 +270,18 @@ func (d *Detector) statement(c *evalCtx) {
 	}
 
 	// C. Defense impairment.
-	if d.on[rD14] && a.Any(sqlx.AuditDisable|sqlx.AuditModify) && !d.allowed(rD14, c) {
-		what := "modified"
-		if a.Has(sqlx.AuditDisable) {
+	if d.on[rD14] && a.Any(sqlx.AuditDisable|sqlx.AuditModify|sqlx.AuditEnable) && !d.allowed(rD14, c) {
+		// Disabling, narrowing, excluding users or unloading is the
+		// configured severity (critical); turning audit on or widening
+		// what it records is info.
+		what, sev := "modified", ""
+		switch {
+		case a.Has(sqlx.AuditDisable):
 			what = "disabled"
+		case !a.Any(sqlx.AuditModify):
+			what, sev = "enabled or widened", SevInfo
 		}
-		d.fire(rD14, "", c, user, fmt.Sprintf("%q %s audit logging", ev.User, what), nil)
+		d.fire(rD14, sev, c, user, fmt.Sprintf("%q %s audit logging", ev.User, what), nil)
 	}
 	if d.on[rD16] && a.Has(sqlx.LogEvasion) && !d.allowed(rD16, c) {
 		d.fire(rD16, "", c, user, fmt.Sprintf("%q turned off statement or binary logging", ev.User), nil)

@@ -433,11 +433,8 @@ func (v *visitor) Enter(n ast.Node) (ast.Node, bool) {
 			r.Features |= TimeBased
 		case "load_file":
 			r.Features |= FileRead
-			if len(x.Args) > 0 {
-				if s, ok := constValue(x.Args[0]); ok {
-					r.Paths = appendUniq(r.Paths, strings.ToLower(s))
-				}
-			}
+			// The path is taken from the raw text (filePaths), which
+			// also decodes hex literals.
 		case "extractvalue", "updatexml", "gtid_subset":
 			r.Features |= ErrorBased
 		case "version", "user", "current_user", "database", "schema", "system_user", "session_user", "connection_id", "tidb_version":
