@@ -113,8 +113,8 @@ var pgTargetRe = regexp.MustCompile(`^\s*(alter|drop)\s+(role|user)\s+(if\s+exis
 
 // fileFuncRe finds the path argument of the functions that read or write
 // server files: the first argument, or the second after a large-object id
-// (lo_export(oid, '/path')). The path may be a quoted string (E” and
-// doubled quotes included) or, in MySQL, a hex literal.
+// (lo_export(oid, '/path')). The path may be a quoted string (with the E
+// prefix and doubled quotes) or, in MySQL, a hex literal.
 var fileFuncRe = regexp.MustCompile(`\b(load_file|pg_read_file|pg_read_binary_file|pg_stat_file|pg_ls_dir|lo_import|lo_export|pg_file_write)\s*\(\s*(?:[\w$.]+\s*,\s*)?(?:e?'((?:[^'\\]|\\.|'')*)'|"((?:[^"\\]|\\.)*)"|0x([0-9a-f]+)|x'([0-9a-f]+)')`)
 
 // filePathRes find the file of INTO OUTFILE/DUMPFILE, LOAD DATA INFILE and
