@@ -2,6 +2,7 @@ package sqlx
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -31,14 +32,29 @@ var privilegedDynamic = map[string]bool{
 	"ROLE_ADMIN": true, "ENCRYPTION_KEY_ADMIN": true,
 }
 
+// maskRe matches what servers write in place of a secret: MariaDB's
+// *****, pgaudit's <REDACTED>, MySQL Enterprise's <secret>, dbsec's own
+// '<redacted>' (quoted or not).
+var maskRe = regexp.MustCompile(`'?(?:\*{3,}|<(?i:redacted|secret)>)'?`)
+
 func analyzeMySQL(sql string, r *Analysis) {
 	p := parserPool.Get().(*parser.Parser)
 	stmts, _, err := p.Parse(sql, "", "")
+	if err != nil && maskRe.MatchString(sql) {
+		// A masked statement does not parse; with a placeholder literal
+		// in place of each mask it does, and keeps its accounts, objects
+		// and verbs. The digest stays that of the text as logged.
+		stmts, _, err = p.Parse(maskRe.ReplaceAllString(sql, "'x'"), "", "")
+		if err == nil {
+			r.Masked = true
+		}
+	}
 	parserPool.Put(p)
 	if err != nil || len(stmts) == 0 {
 		// Truncated or non-TiDB syntax: keep the digest, take the tables
-		// from the lexer.
+		// from the lexer and the accounts from the DCL keywords.
 		lexNormalize(sql, MySQL, r)
+		lexDCL(sql, r)
 		return
 	}
 	r.Parsed = true

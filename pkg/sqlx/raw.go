@@ -338,3 +338,47 @@ func hasWord(v, w string) bool {
 	}
 	return false
 }
+
+// account is one account name as the MySQL family writes it: 'u'@'h',
+// `u`@`h`, "u"@"h", u@h or a bare name (PostgreSQL, TDengine).
+const account = `(?:'((?:[^'\\]|\\.)*)'|` + "`([^`]*)`" + `|"([^"]*)"|([a-z0-9_$.\-]+))(?:\s*@\s*(?:'([^']*)'|` + "`([^`]*)`" + `|"([^"]*)"|([a-z0-9_%.:\-]+)))?`
+
+var (
+	lexDCLRes = []*regexp.Regexp{
+		regexp.MustCompile(`^\s*(?:create|alter|drop)\s+(?:user|role)\s+(?:if\s+(?:not\s+)?exists\s+)?\{?` + account),
+		regexp.MustCompile(`^\s*rename\s+user\s+` + account),
+		regexp.MustCompile(`^\s*set\s+password\s+for\s+` + account),
+		regexp.MustCompile(`^\s*grant\s.*?\bto\s+` + account),
+		regexp.MustCompile(`^\s*revoke\s.*?\bfrom\s+` + account),
+	}
+	lexCreateUserRe = regexp.MustCompile(`^\s*create\s+user\s`)
+)
+
+// lexDCL is the tolerant path for account statements the parser rejects
+// (truncated at the server's query-log limit, or masked in a way the
+// placeholder does not repair, or TiDB's "secure text" forms such as
+// alter user {root@% password = ***}): it keeps the first target account
+// and whether an account is created for any host.
+func lexDCL(sql string, r *Analysis) {
+	if len(sql) > maxRaw {
+		sql = sql[:maxRaw]
+	}
+	low := strings.ToLower(sql)
+	for _, re := range lexDCLRes {
+		m := re.FindStringSubmatch(low)
+		if m == nil {
+			continue
+		}
+		user := m[1] + m[2] + m[3] + m[4]
+		host := m[5] + m[6] + m[7] + m[8]
+		switch user {
+		case "", "current_user", "if":
+			continue
+		}
+		r.TargetUsers = appendUniq(r.TargetUsers, user)
+		if host == "%" && lexCreateUserRe.MatchString(low) {
+			r.Features |= HostAny
+		}
+		return
+	}
+}

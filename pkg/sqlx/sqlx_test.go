@@ -286,3 +286,36 @@ func TestFilePaths(t *testing.T) {
 		}
 	}
 }
+
+// TestMasked: statements whose secrets the server masked, or that it cut
+// short, keep their verb, target accounts and account features.
+func TestMasked(t *testing.T) {
+	for _, c := range []struct {
+		d       Dialect
+		sql     string
+		act     event.Action
+		targets string
+		feat    Features
+	}{
+		// MariaDB server_audit.
+		{MySQL, "ALTER USER 'admin'@'%' IDENTIFIED BY *****", event.ActionAlterUser, "admin", 0},
+		{MySQL, "SET PASSWORD FOR 'root'@'localhost' = PASSWORD(*****)", event.ActionSetPassword, "root", 0},
+		{MySQL, "CREATE USER 'x'@'%' IDENTIFIED BY *****", event.ActionCreateUser, "x", HostAny},
+		{MySQL, "GRANT ALL ON *.* TO 'bob'@'%' IDENTIFIED BY *****", event.ActionGrant, "bob", GrantAll | GrantBroadLevel},
+		// MySQL Enterprise Audit.
+		{MySQL, "CREATE USER `u`@`%` IDENTIFIED BY <secret>", event.ActionCreateUser, "u", HostAny},
+		// pgaudit.
+		{Postgres, "ALTER ROLE postgres PASSWORD <REDACTED>", event.ActionAlterUser, "postgres", 0},
+		// Cut short at the query-log limit (and redacted by dbsec).
+		{MySQL, "alter user 'admin'@'%' identified by '<redacted>", event.ActionAlterUser, "admin", 0},
+		{MySQL, "CREATE USER 'y'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('", event.ActionCreateUser, "y", HostAny},
+		// TiDB's CRUCIAL OPERATION "secure text".
+		{MySQL, "create user name@%", event.ActionCreateUser, "name", HostAny},
+		{MySQL, "alter user {root@% password = ***}", event.ActionAlterUser, "root", 0},
+	} {
+		a := Analyze(c.sql, c.d)
+		if a.Action != c.act || strings.Join(a.TargetUsers, ",") != c.targets || !a.Has(c.feat) {
+			t.Errorf("%s %q: action %s targets %v features %s; want %s %s %s", c.d, c.sql, a.Action, a.TargetUsers, a.Features, c.act, c.targets, c.feat)
+		}
+	}
+}
