@@ -41,6 +41,10 @@ type Options struct {
 	// cache.
 	Analyzer *sqlx.Analyzer
 	Logger   *slog.Logger
+	// Sources are the configured source names: the source label of
+	// dbsec_detections_total is one of them (pre-initialised to 0 for
+	// every enabled rule) or OtherSource.
+	Sources []string
 }
 
 // Detector runs the enabled rules over events. It is safe for concurrent
