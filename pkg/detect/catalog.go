@@ -98,7 +98,7 @@ var catalog = []RuleInfo{
 	{"D34", "sql_error_burst", "SQL error burst", SevWarning, sevs(SevWarning), "injection", "T1190", KindStateful, "≥threshold syntax/permission errors (1064, 1142, 1143, 1044, 42601, 42501) per user or IP within window", []string{"threshold", "window", "suppress", "codes"}},
 	{"D35", "redash_login_brute_force", "Redash login brute force", SevWarning, sevs(SevWarning, SevCritical), "credential-access", "T1110", KindStateful, "≥threshold failed POST /login per IP in window or any 429 (warning); a success after ≥success_after failures from the IP (critical)", []string{"threshold", "window", "suppress", "success_after"}},
 	{"D36", "redash_access_denied_burst", "Redash 401/403 burst and API-key exposure", SevWarning, sevs(SevWarning, SevInfo), "credential-access", "T1550.001", KindStateful, "≥threshold 401/403 per IP in window (warning); an api_key in a URL (info, once per IP per suppress)", pThreshWin},
-	{"D37", "redash_scanner", "Scanner or injection against Redash", SevWarning, sevs(SevWarning, SevCritical), "initial-access", "T1595.002", KindEvent, "sqlmap/Nikto user agent or SQL-injection strings in the request (critical for sqlmap with a 2xx answer)", []string{"suppress"}},
+	{"D37", "redash_scanner", "Scanner or injection against Redash", SevWarning, sevs(SevWarning, SevCritical), "initial-access", "T1595.002", KindEvent, "a scanner's user agent (sqlmap, Nikto, Nuclei, WPScan, gobuster, ffuf …) or SQL injection in the URL-decoded request (critical for sqlmap with a 2xx answer); ≥threshold 404s from one IP in window (content discovery)", []string{"threshold", "window", "suppress"}},
 }
 
 // Catalog returns every detection D01–D37 in ID order.

@@ -78,6 +78,7 @@ type Detector struct {
 	errIP    *tracker[ring]
 	rdLogin  *tracker[ring]
 	rdDenied *tracker[ring]
+	rd404    *tracker[ring]
 
 	trackers []trackerStats
 
@@ -90,6 +91,8 @@ type Detector struct {
 	topk   [numDims]*spaceSaving
 	mcache map[matchKey]bool
 	codes  map[string]bool
+	// url is the scratch buffer of decodeRequest.
+	url []byte
 }
 
 // winSum is a sum over a window anchored at its first event.
@@ -149,8 +152,9 @@ func New(rules Rules, opts Options) (*Detector, error) {
 	d.errIP = newTracker[ring]("sql_errors_by_ip", c, win(rD34))
 	d.rdLogin = newTracker[ring]("redash_login_by_ip", c, max(win(rD35), 15*time.Minute))
 	d.rdDenied = newTracker[ring]("redash_denied_by_ip", c, win(rD36))
+	d.rd404 = newTracker[ring]("redash_not_found_by_ip", c, win(rD37))
 	d.trackers = []trackerStats{d.supp, d.failUser, d.failIP, d.spray, d.distUser, d.unexpIP, d.dropAct, d.ddlUser,
-		d.rowsUser, d.wiped, d.volUser, d.qUser, d.catUser, d.errUser, d.errIP, d.rdLogin, d.rdDenied}
+		d.rowsUser, d.wiped, d.volUser, d.qUser, d.catUser, d.errUser, d.errIP, d.rdLogin, d.rdDenied, d.rd404}
 
 	n := d.set.NoveltyCapacity
 	r7, r19, r29, r33 := d.rc[rD07], d.rc[rD19], d.rc[rD29], d.rc[rD33]

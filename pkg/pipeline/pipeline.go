@@ -163,6 +163,10 @@ func (s *Source) Emit(ev *event.Event) {
 
 func (s *Source) deliver(ev *event.Event) {
 	ev.Source = s.name
+	if ev.Traffic {
+		s.traffic(ev)
+		return
+	}
 	s.nEvents.Add(1)
 	s.metrics.Count(ev)
 	// The id is assigned once, here, so that the detections, the store and
@@ -179,6 +183,24 @@ func (s *Source) deliver(ev *event.Event) {
 }
 
 // location formats file:line:col for a parse error.
+// traffic runs the detection stage on an ordinary request (ev.Traffic)
+// and passes it to the sinks only when a rule fired on it: it is not
+// counted in the security metrics.
+func (s *Source) traffic(ev *event.Event) {
+	if s.stage == nil {
+		return
+	}
+	if s.idgen != nil && ev.ID == "" {
+		ev.ID = s.idgen.Next(ev.Time)
+	}
+	if len(s.stage.Detect(ev)) == 0 {
+		return
+	}
+	for _, k := range s.sinks {
+		k.Consume(ev)
+	}
+}
+
 func location(file string, pos parse.Pos, err error) string {
 	col := 0
 	if pe, ok := err.(*parse.Error); ok {
