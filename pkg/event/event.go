@@ -61,9 +61,9 @@ type Event struct {
 	// request in a proxy log) and that a parser passes on only so that the
 	// detection stage sees every request: the metrics do not count it and
 	// the sinks receive it only when a detection fired on it.
-	Traffic bool `json:"traffic,omitempty"`
-	Raw        string      `json:"raw,omitempty"`
-	Origin     Origin      `json:"origin"`
+	Traffic bool   `json:"traffic,omitempty"`
+	Raw     string `json:"raw,omitempty"`
+	Origin  Origin `json:"origin"`
 }
 
 // Origin says where a record came from.
