@@ -68,7 +68,7 @@ func (r *detectRunner) apply(cfg *config.Config, rules detect.Rules, key string)
 	names := sourceNames(cfg)
 	if cfg.Detect.Enabled {
 		// A changed set of sources changes the source label's values.
-		key += "|" + cfg.Detect.StateFile + "|" + strings.Join(names, "\x1f")
+		key += "|" + cfg.Detect.StateFile + "|" + strings.Join(names, "\x1f") + "|" + fmt.Sprint(serverKeys(cfg))
 	} else {
 		key = ""
 	}
@@ -91,6 +91,7 @@ func (r *detectRunner) apply(cfg *config.Config, rules detect.Rules, key string)
 		IDGen:     r.ids,
 		Logger:    r.logger,
 		Sources:   names,
+		Servers:   serverKeys(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("detect: %w", err)
@@ -156,6 +157,16 @@ func sourceNames(cfg *config.Config) []string {
 	out := make([]string, 0, len(cfg.Sources))
 	for _, s := range cfg.Sources {
 		out = append(out, s.Name)
+	}
+	return out
+}
+
+// serverKeys maps every source to the server it belongs to ([[source]]
+// server, else its own name).
+func serverKeys(cfg *config.Config) map[string]string {
+	out := make(map[string]string, len(cfg.Sources))
+	for _, s := range cfg.Sources {
+		out[s.Name] = s.ServerKey()
 	}
 	return out
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/alecthomas/units"
 	"github.com/prometheus/common/model"
 
+	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/parse"
 	"github.com/dbsec/dbsec/pkg/parse/formats"
 	"github.com/dbsec/dbsec/pkg/parse/tdengineaudit"
@@ -127,6 +128,20 @@ type Source struct {
 	Listen      string
 	TLSCertFile string
 	TLSKeyFile  string
+	// Server names the database server this source's log belongs to.
+	// Sources with one server (TiDB's audit log and tidb.log) share the
+	// detectors' state (failures in one log, the success in the other)
+	// and a statement seen in both is evaluated once. Empty is the source
+	// name: a server of its own.
+	Server string
+}
+
+// ServerKey is the server the source belongs to: Server, or its name.
+func (s Source) ServerKey() string {
+	if s.Server != "" {
+		return s.Server
+	}
+	return s.Name
 }
 
 // IsHTTPReceiver reports whether the source is the TDengine audit receiver
@@ -319,8 +334,21 @@ func (l *loader) config(raw map[string]any) *Config {
 				continue
 			}
 			seen := map[string]string{}
+			type srv struct {
+				system event.System
+				source string
+			}
+			servers := map[string]srv{}
 			for i, t := range arr {
 				s := l.source(fmt.Sprintf("source.%d", i), t)
+				if s.Server != "" && s.Format.Name != "" {
+					if prev, ok := servers[s.Server]; ok && prev.system != s.Format.System {
+						l.errorf(fmt.Sprintf("source.%d.server", i), true, "server %q joins source %q (%s) with source %q (%s): the logs of one server come from one product",
+							s.Server, s.Name, s.Format.System, prev.source, prev.system)
+					} else if !ok {
+						servers[s.Server] = srv{s.Format.System, s.Name}
+					}
+				}
 				if s.Name != "" {
 					if prev, dup := seen[s.Name]; dup {
 						l.errorf(fmt.Sprintf("source.%d.name", i), true, "source name %q is already used at %s", s.Name, prev)
@@ -351,7 +379,7 @@ var (
 // reservedLabels are label names dbsec itself uses on some series.
 var reservedLabels = map[string]bool{
 	"source": true, "system": true, "category": true, "outcome": true, "action": true, "class": true,
-	"reason": true, "rule": true, "severity": true, "target": true, "le": true, "instance": true, "job": true,
+	"reason": true, "rule": true, "rule_id": true, "severity": true, "target": true, "le": true, "instance": true, "job": true,
 }
 
 func (l *loader) source(p string, t map[string]any) Source {
@@ -402,6 +430,11 @@ func (l *loader) source(p string, t map[string]any) Source {
 			s.LinePrefix = l.str(kp, v)
 		case "docker_prefix":
 			s.DockerPrefix = l.boolean(kp, v)
+		case "server":
+			s.Server = l.str(kp, v)
+			if s.Server != "" && !nameRE.MatchString(s.Server) {
+				l.errorf(kp, true, "server %q must start with a letter or digit and contain only letters, digits and _ . : -", s.Server)
+			}
 		case "labels":
 			lt, ok := v.(map[string]any)
 			if !ok {

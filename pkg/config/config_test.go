@@ -96,3 +96,67 @@ func TestPositionsScanner(t *testing.T) {
 		t.Error("a line inside a multi-line string was taken for a key")
 	}
 }
+
+// TestServerKey: sources that read one server's logs share a server key;
+// one key cannot join the logs of two products, and the error says where.
+func TestServerKey(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "c.toml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfg, err := Load(write(`
+[[source]]
+name = "tidb-1-audit"
+format = "tidb-audit-plugin"
+path = "/var/log/tidb/tidb-audit.log"
+server = "tidb-1"
+
+[[source]]
+name = "tidb-1-log"
+format = "tidb-log"
+path = "/var/log/tidb/tidb.log"
+server = "tidb-1"
+
+[[source]]
+name = "maria"
+format = "mariadb-audit"
+path = "/var/lib/mysql/server_audit.log"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{cfg.Sources[0].ServerKey(), cfg.Sources[1].ServerKey(), cfg.Sources[2].ServerKey()}
+	if strings.Join(got, ",") != "tidb-1,tidb-1,maria" {
+		t.Errorf("server keys %v", got)
+	}
+	_, err = Load(write(`
+[[source]]
+name = "tidb-1-log"
+format = "tidb-log"
+path = "/var/log/tidb/tidb.log"
+server = "db-1"
+
+[[source]]
+name = "maria"
+format = "mariadb-audit"
+path = "/var/lib/mysql/server_audit.log"
+server = "db-1"
+`))
+	if err == nil || !strings.Contains(err.Error(), `c.toml:12:10: server "db-1" joins source "maria" (mariadb) with source "tidb-1-log" (tidb)`) {
+		t.Errorf("mixed products: %v", err)
+	}
+	_, err = Load(write(`
+[[source]]
+name = "x"
+format = "tidb-log"
+path = "/var/log/tidb/tidb.log"
+server = "bad name"
+`))
+	if err == nil || !strings.Contains(err.Error(), `c.toml:6:10: server "bad name" must start`) {
+		t.Errorf("bad server name: %v", err)
+	}
+}
