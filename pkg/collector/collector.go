@@ -51,6 +51,7 @@ var (
 	mLines        = Metric{"dbsec_lines_read_total", "counter", "Lines read from the source.", nil}
 	mBytes        = Metric{"dbsec_bytes_read_total", "counter", "Bytes read from the source, newlines included.", nil}
 	mParseErrors  = Metric{"dbsec_parse_errors_total", "counter", "Records that could not be parsed, by reason.", []string{"reason"}}
+	mSkipped      = Metric{"dbsec_records_skipped_total", "counter", "Well-formed records the format sets aside on purpose (TiDB slow-log internal statements; docs/formats.md).", nil}
 	mUp           = Metric{"dbsec_source_up", "gauge", "1 while the source's input is running without error.", nil}
 	mLag          = Metric{"dbsec_source_lag_bytes", "gauge", "Bytes written to the source's files but not read yet.", nil}
 	mRotations    = Metric{"dbsec_source_rotations_total", "counter", "File rotations followed.", nil}
@@ -59,7 +60,7 @@ var (
 
 	metricList = []Metric{
 		mEvents, mLogins, mDDL, mPriv, mStatements, mDenied, mDuration, mRowsReturned, mRowsAffected,
-		mLines, mBytes, mParseErrors, mUp, mLag, mRotations, mTruncations, mReadErrors,
+		mLines, mBytes, mParseErrors, mSkipped, mUp, mLag, mRotations, mTruncations, mReadErrors,
 		{"dbsec_exporter_build_info", "gauge", "A metric with a constant '1' value labeled by version, revision, branch, goversion, goos, goarch and tags.", []string{"version", "revision", "branch", "goversion", "goos", "goarch", "tags"}},
 		{"dbsec_config_last_reload_successful", "gauge", "1 if the last configuration load succeeded.", nil},
 		{"dbsec_config_last_reload_success_timestamp_seconds", "gauge", "Time of the last successful configuration load.", nil},
@@ -90,6 +91,7 @@ type Source struct {
 
 	lines, bytes atomic.Uint64
 	parseErrors  [parse.NumReasons]atomic.Uint64
+	skipped      atomic.Uint64
 	up           atomic.Int32
 
 	mu    sync.Mutex
@@ -163,6 +165,9 @@ func (s *Source) ParseError(r parse.Reason) {
 	}
 	s.parseErrors[r].Add(1)
 }
+
+// Skipped counts one record the parser set aside on purpose (parse.Skip).
+func (s *Source) Skipped() { s.skipped.Add(1) }
 
 // SetUp sets dbsec_source_up.
 func (s *Source) SetUp(up bool) {
@@ -262,6 +267,7 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 	dStatements, dDenied := desc(mStatements), desc(mDenied)
 	dDuration, dRowsRet, dRowsAff := desc(mDuration), desc(mRowsReturned), desc(mRowsAffected)
 	dLines, dBytes, dParse, dUp, dLag := desc(mLines), desc(mBytes), desc(mParseErrors), desc(mUp), desc(mLag)
+	dSkipped := desc(mSkipped)
 	dRot, dTrunc, dErr := desc(mRotations), desc(mTruncations), desc(mReadErrors)
 
 	names := make([]string, 0, len(r.sources))
@@ -309,6 +315,7 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 		for rs := range parse.NumReasons {
 			counter(dParse, s.parseErrors[rs].Load(), lv, rs.String())
 		}
+		counter(dSkipped, s.skipped.Load(), lv)
 		gauge(dUp, float64(s.up.Load()), lv)
 		s.mu.Lock()
 		st := s.stats

@@ -132,6 +132,10 @@ func (s *Source) record(rec []byte, pos parse.Pos) {
 	ev := &s.ev
 	ev.Reset()
 	ok, err := s.parser.Parse(rec, ev)
+	if parse.IsSkip(err) {
+		s.metrics.Skipped()
+		return
+	}
 	if err != nil {
 		reason := parse.ReasonOf(err)
 		s.metrics.ParseError(reason)
