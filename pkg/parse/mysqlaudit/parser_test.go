@@ -7,8 +7,10 @@ import (
 	"github.com/dbsec/dbsec/pkg/parse/parsetest"
 )
 
-func TestGolden(t *testing.T) { parsetest.Golden(t, Format, "audit")
-	parsetest.Golden(t, Format, "table_access") }
+func TestGolden(t *testing.T) {
+	parsetest.Golden(t, Format, "audit")
+	parsetest.Golden(t, Format, "table_access")
+}
 
 func FuzzParse(f *testing.F) {
 	parsetest.Seed(f, "testdata/audit.log", "testdata/table_access.log")
