@@ -56,7 +56,7 @@ import (
 var Format = parse.Format{
 	Name:   "mysql-enterprise-audit",
 	System: event.SystemMySQL,
-	Doc:    "MySQL Enterprise Audit JSON (one array element per line)",
+	Doc:    "MySQL Enterprise Audit JSON (one array element per line; general records, or table_access records alone)",
 	New:    func(parse.Options) parse.Parser { return New() },
 }
 
