@@ -15,9 +15,9 @@ import (
 //
 // It reuses its buffers: the text is valid until the next call.
 type JSON struct {
-	sc     jsonscan.Scanner
-	f      jsonFields
-	buf    []byte
+	sc  jsonscan.Scanner
+	f   jsonFields
+	buf []byte
 }
 
 // maxJSONFields bounds the fields kept from one object.
