@@ -20,6 +20,7 @@ import (
 	"github.com/alecthomas/units"
 	"github.com/prometheus/common/model"
 
+	"github.com/dbsec/dbsec/pkg/drift"
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/parse"
 	"github.com/dbsec/dbsec/pkg/parse/formats"
@@ -63,8 +64,16 @@ type Drift struct {
 // DriftTarget is one checked installation: its config files, and the
 // product versions that select defaults and rules.
 type DriftTarget struct {
-	Name     string
-	Files    []string
+	Name  string
+	Files []string
+	// Product names what the files configure (tidb, tikv, pd, tdengine,
+	// taosadapter, taoskeeper, redash) when their names do not say it;
+	// "" means from each file's name, and a file whose name says nothing
+	// is a configuration error.
+	Product string
+	// Version is the product version of every file of the target (the
+	// per-kind Versions win).
+	Version  string
 	Versions map[string]string // kind → version, e.g. tidb = "8.5.0"
 	Edition  string            // TDengine: community (default) or enterprise
 }
@@ -372,7 +381,8 @@ func (l *loader) config(raw map[string]any) *Config {
 }
 
 var (
-	nameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
+	versionRE = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+){0,3}([-+][0-9A-Za-z.-]+)?$`)
+	nameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
 	labelRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 )
 
@@ -548,6 +558,16 @@ func (l *loader) drift(p string, t map[string]any, d Drift) Drift {
 						for _, vk := range sortedKeys(vt) {
 							dt.Versions[vk] = l.str(tkp, vt[vk])
 						}
+					case "product":
+						dt.Product = strings.ToLower(l.str(tkp, tt[tk]))
+						if _, err := DriftKind(dt.Product, ""); err != nil {
+							l.errorf(tkp, true, "%v", err)
+						}
+					case "version":
+						dt.Version = l.str(tkp, tt[tk])
+						if !versionRE.MatchString(dt.Version) {
+							l.errorf(tkp, true, "version %q is not a version number such as \"8.5.0\" or \"v7.5.1\"", dt.Version)
+						}
 					case "edition":
 						dt.Edition = l.str(tkp, tt[tk])
 						if dt.Edition != "community" && dt.Edition != "enterprise" {
@@ -566,6 +586,13 @@ func (l *loader) drift(p string, t map[string]any, d Drift) Drift {
 				seen[dt.Name] = true
 				if len(dt.Files) == 0 {
 					l.errorf(tp, false, "drift target %q has no files", dt.Name)
+				}
+				if dt.Product == "" {
+					for _, f := range dt.Files {
+						if drift.DetectKind(f) == "" {
+							l.errorf(tp+".files", true, "drift target %q: the name of %s does not say which product it configures: set product = \"tidb\" (or tikv, pd, tdengine, taosadapter, taoskeeper, redash)", dt.Name, f)
+						}
+					}
 				}
 				d.Targets = append(d.Targets, dt)
 			}
@@ -679,4 +706,28 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// DriftKind is the drift kind of a target file: what its name says within
+// the product's family, else the product's own kind; with no product, what
+// its name says ("" when it says nothing).
+func DriftKind(product, path string) (drift.Kind, error) {
+	detected := drift.DetectKind(path)
+	switch product {
+	case "":
+		return detected, nil
+	case "redash":
+		if detected == drift.KindCompose {
+			return detected, nil
+		}
+		return drift.KindDotenv, nil
+	}
+	k, err := drift.ParseKind(product)
+	if err != nil {
+		return "", fmt.Errorf("unknown product %q (known: tidb, tikv, pd, tdengine, taosadapter, taoskeeper, redash)", product)
+	}
+	if k == drift.KindTaosCfg && (detected == drift.KindTaosAdapter || detected == drift.KindTaosKeeper) {
+		return detected, nil // a TDengine target holds taos.cfg and its companions
+	}
+	return k, nil
 }
