@@ -383,7 +383,7 @@ func (l *loader) config(raw map[string]any) *Config {
 var (
 	versionRE = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+){0,3}([-+][0-9A-Za-z.-]+)?$`)
 	nameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
-	labelRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	labelRE   = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 )
 
 // reservedLabels are label names dbsec itself uses on some series.
