@@ -115,15 +115,29 @@ func (p *Parser) xml(b []byte, i int) (bool, error) {
 			if len(name) == 0 || name[0] == '/' {
 				return false, parse.Errorf(parse.ReasonSyntax, base+k-gt-1, "unexpected closing tag %q", name)
 			}
+			// The value runs to the first "</"; an element that holds
+			// others (the filter's <MAP><ELEMENT>…) runs to its own
+			// closing tag and is skipped.
 			closeAt := bytes.Index(body[k:], []byte("</"))
 			if closeAt < 0 {
 				return false, parse.Errorf(parse.ReasonSyntax, base+k, "element <%s> is not closed", name)
 			}
-			val := body[k : k+closeAt]
 			ce := bytes.IndexByte(body[k+closeAt:], '>')
-			if ce < 0 || !bytes.Equal(body[k+closeAt+2:k+closeAt+ce], name) {
-				return false, parse.Errorf(parse.ReasonSyntax, base+k+closeAt, "element <%s> closed by another tag", name)
+			if ce < 0 {
+				return false, parse.Errorf(parse.ReasonSyntax, base+k+closeAt, "unterminated closing tag")
 			}
+			if !bytes.Equal(body[k+closeAt+2:k+closeAt+ce], name) {
+				if bytes.IndexByte(body[k:k+closeAt], '<') < 0 {
+					return false, parse.Errorf(parse.ReasonSyntax, base+k+closeAt, "element <%s> closed by another tag", name)
+				}
+				end, ok := closing(body[k:], name)
+				if !ok {
+					return false, parse.Errorf(parse.ReasonSyntax, base+k, "element <%s> is not closed", name)
+				}
+				k += end
+				continue
+			}
+			val := body[k : k+closeAt]
 			v, err := p.unescape(val, base+k)
 			if err != nil {
 				return false, err
@@ -167,6 +181,21 @@ func (p *Parser) xml(b []byte, i int) (bool, error) {
 		return false, parse.Errorf(parse.ReasonField, i, "record without NAME")
 	}
 	return true, nil
+}
+
+// closing returns the offset just past "</name>" in b.
+func closing(b, name []byte) (int, bool) {
+	for k := 0; k < len(b); {
+		i := bytes.Index(b[k:], []byte("</"))
+		if i < 0 {
+			return 0, false
+		}
+		k += i + 2
+		if bytes.HasPrefix(b[k:], name) && k+len(name) < len(b) && b[k+len(name)] == '>' {
+			return k + len(name) + 1, true
+		}
+	}
+	return 0, false
 }
 
 // field stores one XML attribute or element.

@@ -60,7 +60,7 @@ var Format = parse.Format{
 	Name:         "percona-audit",
 	System:       event.SystemMySQL,
 	Doc:          "Percona Server audit_log plugin: JSON, CSV, OLD and NEW XML formats",
-	New:          func(parse.Options) parse.Parser { return New() },
+	New:          func(o parse.Options) parse.Parser { p := New(); p.loc = o.Defaults().Location; return p },
 	NewAssembler: func() parse.Assembler { return NewAssembler() },
 }
 
@@ -72,13 +72,14 @@ type Parser struct {
 	r   record
 	bad connSet
 
-	xbuf  []byte // decoded XML values of the current record
+	loc   *time.Location // of times written without a zone
+	xbuf  []byte         // decoded XML values of the current record
 	split csvrec.Splitter
 	cols  [16][]byte // CSV fields
 }
 
-// New returns a parser.
-func New() *Parser { return &Parser{} }
+// New returns a parser whose zone-less times are UTC.
+func New() *Parser { return &Parser{loc: time.UTC} }
 
 type record struct {
 	wrapped                                     bool
@@ -172,7 +173,7 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 		}
 	}
 	r := &p.r
-	t, ok := parseTime(r.timestamp)
+	t, ok := parseTime(r.timestamp, p.loc)
 	if !ok {
 		return false, parse.Errorf(parse.ReasonTimestamp, 0, "bad timestamp %q", r.timestamp)
 	}
@@ -249,8 +250,10 @@ func userName(u []byte) []byte {
 }
 
 // parseTime reads "2024-09-03T01:53:33Z", "2024-01-15T10:30:00 UTC" or a
-// time with a numeric offset.
-func parseTime(b []byte) (time.Time, bool) {
+// time with a numeric offset, which the audit_log plugin writes, and a time
+// with no zone, which the 8.0 audit log filter writes in the server's local
+// time (loc, the source's timezone).
+func parseTime(b []byte, loc *time.Location) (time.Time, bool) {
 	y, mo, d, h, mi, s, nsec, end, ok := parse.Clock(b)
 	if !ok {
 		return time.Time{}, false
@@ -258,7 +261,9 @@ func parseTime(b []byte) (time.Time, bool) {
 	rest := b[end:]
 	off := 0
 	switch {
-	case len(rest) == 0, string(rest) == " UTC", string(rest) == "UTC":
+	case len(rest) == 0:
+		return time.Date(y, time.Month(mo), d, h, mi, s, nsec, loc).UTC(), true
+	case string(rest) == " UTC", string(rest) == "UTC", string(rest) == "Z":
 	default:
 		if off, ok = parse.Offset(rest); !ok {
 			return time.Time{}, false

@@ -8,13 +8,13 @@ import (
 )
 
 func TestGolden(t *testing.T) {
-	for _, name := range []string{"audit", "old", "new", "csv"} {
+	for _, name := range []string{"audit", "old", "new", "csv", "filter", "filter-old"} {
 		parsetest.Golden(t, Format, name)
 	}
 }
 
 func FuzzParse(f *testing.F) {
-	parsetest.Seed(f, "testdata/audit.log", "testdata/old.log", "testdata/new.log", "testdata/csv.log")
+	parsetest.Seed(f, "testdata/audit.log", "testdata/old.log", "testdata/new.log", "testdata/csv.log", "testdata/filter.log", "testdata/filter-old.log")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parsetest.Check(t, Format, data)
 	})
