@@ -309,6 +309,10 @@ func TestMasked(t *testing.T) {
 		// Cut short at the query-log limit (and redacted by dbsec).
 		{MySQL, "alter user 'admin'@'%' identified by '<redacted>", event.ActionAlterUser, "admin", 0},
 		{MySQL, "CREATE USER 'y'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('", event.ActionCreateUser, "y", HostAny},
+		// TiDB's audit log with tidb_audit_log_redacted: literals as ?.
+		{MySQL, "alter user `root`@`%` identified by ?", event.ActionAlterUser, "root", 0},
+		{MySQL, "set password for `admin`@`%` = ?", event.ActionSetPassword, "admin", 0},
+		{MySQL, "create user `u`@`%` identified by ?", event.ActionCreateUser, "u", HostAny},
 		// TiDB's CRUCIAL OPERATION "secure text".
 		{MySQL, "create user name@%", event.ActionCreateUser, "name", HostAny},
 		{MySQL, "alter user {root@% password = ***}", event.ActionAlterUser, "root", 0},
