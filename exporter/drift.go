@@ -33,10 +33,17 @@ func driftChecker(cfg *config.Config) (*drift.Checker, error) {
 	for _, t := range d.Targets {
 		dt := drift.Target{Name: t.Name, Edition: t.Edition}
 		for _, f := range t.Files {
-			dt.Files = append(dt.Files, drift.FileSpec{Path: f})
+			k, err := config.DriftKind(t.Product, f)
+			if err != nil {
+				return nil, fmt.Errorf("drift target %s: %w", t.Name, err)
+			}
+			dt.Files = append(dt.Files, drift.FileSpec{Path: f, Kind: k})
 		}
-		if len(t.Versions) > 0 {
+		if len(t.Versions) > 0 || t.Version != "" {
 			dt.Versions = map[drift.Kind]string{}
+			if t.Version != "" {
+				dt.Versions[""] = t.Version
+			}
 			for k, v := range t.Versions {
 				dt.Versions[drift.Kind(k)] = v
 			}

@@ -58,8 +58,13 @@ type Event struct {
 	// filled by the detection stage before any sink sees the event.
 	Detections []string    `json:"detections,omitempty"`
 	Hits       []Detection `json:"-"`
-	Raw        string      `json:"raw,omitempty"`
-	Origin     Origin      `json:"origin"`
+	// Traffic marks a record that is not a security event (an ordinary
+	// request in a proxy log) and that a parser passes on only so that the
+	// detection stage sees every request: the metrics do not count it and
+	// the sinks receive it only when a detection fired on it.
+	Traffic bool   `json:"traffic,omitempty"`
+	Raw     string `json:"raw,omitempty"`
+	Origin  Origin `json:"origin"`
 }
 
 // Origin says where a record came from.

@@ -134,6 +134,10 @@ func (s *Source) record(rec []byte, pos parse.Pos) {
 	ev := &s.ev
 	ev.Reset()
 	ok, err := s.parser.Parse(rec, ev)
+	if parse.IsSkip(err) {
+		s.metrics.Skipped()
+		return
+	}
 	if err != nil {
 		reason := parse.ReasonOf(err)
 		s.metrics.ParseError(reason)
@@ -187,6 +191,10 @@ func (s *Source) badTime(ev *event.Event, at string) {
 
 func (s *Source) deliver(ev *event.Event) {
 	ev.Source = s.name
+	if ev.Traffic {
+		s.traffic(ev)
+		return
+	}
 	s.nEvents.Add(1)
 	s.metrics.Count(ev)
 	// The id is assigned once, here, so that the detections, the store and
@@ -225,6 +233,24 @@ func errExcerpt(err error, rec []byte) string {
 }
 
 // location formats file:line:col for a parse error.
+// traffic runs the detection stage on an ordinary request (ev.Traffic)
+// and passes it to the sinks only when a rule fired on it: it is not
+// counted in the security metrics.
+func (s *Source) traffic(ev *event.Event) {
+	if s.stage == nil {
+		return
+	}
+	if s.idgen != nil && ev.ID == "" {
+		ev.ID = s.idgen.Next(ev.Time)
+	}
+	if len(s.stage.Detect(ev)) == 0 {
+		return
+	}
+	for _, k := range s.sinks {
+		k.Consume(ev)
+	}
+}
+
 func location(file string, pos parse.Pos, err error) string {
 	col := 0
 	if pe, ok := err.(*parse.Error); ok {
