@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -78,5 +79,27 @@ func TestTimeOutOfRange(t *testing.T) {
 		if code != 400 || !strings.Contains(b, `"param":"`+strings.Split(q, "=")[0]+`"`) {
 			t.Errorf("%s: %d %s", q, code, b)
 		}
+	}
+}
+
+// TestEndlessConfigFiles: check-config on /dev/zero and a drift target on
+// /dev/zero are refused at once with the file named, instead of reading
+// until memory runs out.
+func TestEndlessConfigFiles(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code, out, errOut := runCapture(t, ctx, "check-config", "--product", "tidb", "/dev/zero")
+	if code == 0 || !strings.Contains(out+errOut, "/dev/zero: not a regular file") {
+		t.Errorf("check-config /dev/zero: exit %d\n%s%s", code, out, errOut)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "dbsec.toml")
+	conf := fmt.Sprintf("[server]\nstate_dir = %q\n\n[store]\nenabled = false\n\n[[drift.target]]\nname = \"t\"\nfiles = [\"/dev/zero\"]\n[drift.target.versions]\ntidb = \"8.5.0\"\n", dir)
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCapture(t, ctx, "--config.file", cfg, "--config.check")
+	if code == 0 || !strings.Contains(out+errOut, "/dev/zero: not a regular file") {
+		t.Errorf("--config.check with a /dev/zero drift target: exit %d\n%s%s", code, out, errOut)
 	}
 }
