@@ -103,3 +103,29 @@ func TestEndlessConfigFiles(t *testing.T) {
 		t.Errorf("--config.check with a /dev/zero drift target: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestSourceMatchingNothing: in serve mode a source whose glob matches
+// nothing is logged, exported as 0 files matched and shown in the status.
+func TestSourceMatchingNothing(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "dbsec.toml")
+	conf := fmt.Sprintf("[server]\nstate_dir = %q\n\n[store]\npath = %q\n\n[[source]]\nname = \"empty\"\nformat = \"mariadb-audit\"\npath = %q\n",
+		dir, filepath.Join(dir, "events.db"), filepath.Join(dir, "nothing", "*.log"))
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, stderr := daemon(t, "--config.file", cfg)
+	waitFor(t, 10*time.Second, func() bool {
+		return value(scrape(t, base+"/metrics"), "dbsec_source_files_matched", "source", "empty") == 0
+	})
+	resp, err := http.Get(base + "/api/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"files_matched":0`) {
+		t.Errorf("status: %s", b)
+	}
+	waitFor(t, 10*time.Second, func() bool { return strings.Contains(stderr.String(), "no file matches the source's path") })
+}

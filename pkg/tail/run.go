@@ -398,11 +398,21 @@ func (r *run) scan() {
 	clear(r.byName)
 	fresh := 0
 	var rotatedPaths []string
+	regular := 0
+	defer func() {
+		// A path or glob that matches nothing is said at start (and so at
+		// every reload, which starts the input again) and whenever the
+		// matches drop to none; dbsec_source_files_matched says it too.
+		if prev := r.f.matched.Swap(int64(regular)); regular == 0 && prev != 0 {
+			r.log.Warn("no file matches the source's path", "paths", r.cfg.Paths)
+		}
+	}()
 	for _, p := range matches {
 		fi, err := os.Stat(p)
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
+		regular++
 		id := statID(fi)
 		fl := r.files[id]
 		if fl == nil {
@@ -865,7 +875,7 @@ func (r *run) readLines(ctx context.Context, fl *file, limit int64, flush bool) 
 			if i > maxLine {
 				// Reachable only with a buffer larger than maxLine+1: cut.
 				r.deliver(fl, data[pos:pos+maxLine], base+int64(pos), maxLine)
-				r.f.errs.Add(1)
+				r.longLine(fl, base+int64(pos))
 			} else {
 				r.deliver(fl, trimCR(data[pos:pos+i]), base+int64(pos), i+1)
 			}
@@ -882,8 +892,7 @@ func (r *run) readLines(ctx context.Context, fl *file, limit int64, flush bool) 
 		// rest has no newline and reaches the end of what we read.
 		if rest > maxLine {
 			r.deliver(fl, data[pos:pos+maxLine], base+int64(pos), maxLine)
-			r.f.errs.Add(1)
-			r.log.Debug("line too long, cut", "file", fl.name, "offset", base+int64(pos), "max", maxLine)
+			r.longLine(fl, base+int64(pos))
 			fl.offset = base + int64(n)
 			fl.discard = true
 			continue
@@ -918,6 +927,16 @@ func (r *run) deliver(fl *file, text []byte, off int64, consumed int) {
 	r.h.HandleLine(input.Line{Text: text, File: fl.name, Offset: off, Num: num})
 	r.f.lines.Add(1)
 	r.f.bytes.Add(uint64(consumed))
+}
+
+// longLine counts a line cut to the limit (in the read errors too) and
+// logs the first ones and then every power of two.
+func (r *run) longLine(fl *file, off int64) {
+	r.f.errs.Add(1)
+	n := r.f.longLines.Add(1)
+	if n <= 10 || n&(n-1) == 0 {
+		r.log.Warn("line longer than the limit, cut", "file", fl.name, "offset", off, "max_line_length", r.cfg.MaxLineLength, "lines_cut_so_far", n)
+	}
 }
 
 func indexNL(b []byte) int { return bytes.IndexByte(b, '\n') }

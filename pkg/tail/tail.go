@@ -139,6 +139,8 @@ type Follower struct {
 
 	lines, bytes, rotations, truncations, errs atomic.Uint64
 	lag, files                                 atomic.Int64
+	longLines                                  atomic.Uint64
+	matched                                    atomic.Int64 // -1 before the first scan
 }
 
 var (
@@ -222,7 +224,9 @@ func New(cfg Config) (*Follower, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Follower{cfg: cfg, log: log}, nil
+	fo := &Follower{cfg: cfg, log: log}
+	fo.matched.Store(-1)
+	return fo, nil
 }
 
 // Stats returns the follower's self-metrics. It is safe to call at any time.
@@ -235,6 +239,9 @@ func (f *Follower) Stats() input.Stats {
 		Truncations: f.truncations.Load(),
 		Errors:      f.errs.Load(),
 		Files:       int(f.files.Load()),
+		FileInput:   true,
+		Matched:     int(max(f.matched.Load(), 0)),
+		LongLines:   f.longLines.Load(),
 	}
 }
 
