@@ -132,6 +132,7 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 		in, err := tail.New(tail.Config{
 			Paths:          []string{s.Path},
 			StartAt:        string(s.StartAt),
+			FollowSymlinks: s.FollowSymlinks,
 			CheckpointPath: filepath.Join(cpDir, s.Name+".json"),
 			Logger:         m.logger.With("source_name", s.Name),
 		})

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -57,5 +59,58 @@ func TestNothingMatchedWarns(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "no file matches the source's path") {
 		t.Errorf("no warning:\n%s", logs.String())
+	}
+}
+
+// TestSymlinkPolicy: by default a matched link is read only if its target
+// is inside the link's directory; "always" and "never" as they say.
+func TestSymlinkPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		mode string
+		want []string
+	}{
+		{"", []string{"inside"}},
+		{"inside", []string{"inside"}},
+		{"always", []string{"inside", "root:secret-hash"}},
+		{"never", []string{"inside"}},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			dir := t.TempDir()
+			logs := join(dir, "logs")
+			if err := os.Mkdir(logs, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, join(dir, "shadow"), "root:secret-hash\n")
+			writeFile(t, join(logs, "a.log"), "inside\n")
+			if err := os.Symlink(join(dir, "shadow"), join(logs, "evil.log")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("a.log", join(logs, "current.log")); err != nil {
+				t.Fatal(err)
+			}
+			var lb logBuf
+			f, err := New(Config{Paths: []string{join(logs, "*.log")}, Once: true, FollowSymlinks: tc.mode, Logger: slog.New(slog.NewTextHandler(&lb, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rec recorder
+			if err := f.Run(context.Background(), &rec); err != nil {
+				t.Fatal(err)
+			}
+			got := rec.texts()
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("lines %q, want %q", got, tc.want)
+			}
+			if tc.mode != "always" && !strings.Contains(lb.String(), "symbolic link not followed") {
+				t.Errorf("no warning:\n%s", lb.String())
+			}
+			if strings.Contains(lb.String(), "secret-hash") {
+				t.Errorf("the log quotes the target's content")
+			}
+		})
+	}
+	if _, err := New(Config{Paths: []string{"/x"}, FollowSymlinks: "sometimes"}); err == nil {
+		t.Error("follow_symlinks = sometimes accepted")
 	}
 }

@@ -100,6 +100,11 @@ type Config struct {
 	Once bool
 	// CheckpointPath is where checkpoints are kept; "" disables them.
 	CheckpointPath string
+	// FollowSymlinks says which matched paths that are symbolic links are
+	// read: "inside" (default) only those whose target lies inside the
+	// directory of the link, "always", "never". A root-run exporter must
+	// not read /etc/shadow because a link to it landed in a log folder.
+	FollowSymlinks string
 	// CheckpointInterval is how often a changed checkpoint is written
 	// (default 5s). It is also written when Run returns.
 	CheckpointInterval time.Duration
@@ -156,6 +161,11 @@ func New(cfg Config) (*Follower, error) {
 	var errs []error
 	if len(cfg.Paths) == 0 {
 		errs = append(errs, errors.New("tail: no paths configured"))
+	}
+	switch cfg.FollowSymlinks {
+	case "", "inside", "always", "never":
+	default:
+		errs = append(errs, fmt.Errorf("tail: follow_symlinks %q: want inside, always or never", cfg.FollowSymlinks))
 	}
 	for _, p := range cfg.Paths {
 		if p == "" {
