@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -154,4 +155,19 @@ func (d *driftRunner) Collect(ch chan<- prometheus.Metric) {
 	if c != nil {
 		c.Collect(ch)
 	}
+}
+
+// checkDriftFiles refuses drift target files the checks could not read
+// safely (devices, FIFOs, directories, files over drift.MaxFileBytes), so
+// that --config.check catches what would otherwise stop the exporter.
+func checkDriftFiles(cfg *config.Config) error {
+	var errs []error
+	for _, t := range cfg.Drift.Targets {
+		for _, f := range t.Files {
+			if err := drift.CheckFile(f); err != nil {
+				errs = append(errs, fmt.Errorf("drift target %q: %w", t.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -79,4 +80,52 @@ func TestTimeOutOfRange(t *testing.T) {
 			t.Errorf("%s: %d %s", q, code, b)
 		}
 	}
+}
+
+// TestEndlessConfigFiles: check-config on /dev/zero and a drift target on
+// /dev/zero are refused at once with the file named, instead of reading
+// until memory runs out.
+func TestEndlessConfigFiles(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code, out, errOut := runCapture(t, ctx, "check-config", "--product", "tidb", "/dev/zero")
+	if code == 0 || !strings.Contains(out+errOut, "/dev/zero: not a regular file") {
+		t.Errorf("check-config /dev/zero: exit %d\n%s%s", code, out, errOut)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "dbsec.toml")
+	conf := fmt.Sprintf("[server]\nstate_dir = %q\n\n[store]\nenabled = false\n\n[[drift.target]]\nname = \"t\"\nfiles = [\"/dev/zero\"]\n[drift.target.versions]\ntidb = \"8.5.0\"\n", dir)
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCapture(t, ctx, "--config.file", cfg, "--config.check")
+	if code == 0 || !strings.Contains(out+errOut, "/dev/zero: not a regular file") {
+		t.Errorf("--config.check with a /dev/zero drift target: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestSourceMatchingNothing: in serve mode a source whose glob matches
+// nothing is logged, exported as 0 files matched and shown in the status.
+func TestSourceMatchingNothing(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "dbsec.toml")
+	conf := fmt.Sprintf("[server]\nstate_dir = %q\n\n[store]\npath = %q\n\n[[source]]\nname = \"empty\"\nformat = \"mariadb-audit\"\npath = %q\n",
+		dir, filepath.Join(dir, "events.db"), filepath.Join(dir, "nothing", "*.log"))
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, stderr := daemon(t, "--config.file", cfg)
+	waitFor(t, 10*time.Second, func() bool {
+		return value(scrape(t, base+"/metrics"), "dbsec_source_files_matched", "source", "empty") == 0
+	})
+	resp, err := http.Get(base + "/api/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"files_matched":0`) {
+		t.Errorf("status: %s", b)
+	}
+	waitFor(t, 10*time.Second, func() bool { return strings.Contains(stderr.String(), "no file matches the source's path") })
 }

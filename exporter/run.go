@@ -81,6 +81,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *configCheck {
+		if err := checkDriftFiles(cfg); err != nil {
+			printConfigErrors(stderr, err)
+			return 1
+		}
 		if cfg.Detect.Enabled {
 			if _, _, err := detectRules(cfg); err != nil {
 				printConfigErrors(stderr, err)

@@ -92,6 +92,7 @@ type manager struct {
 type runningSource struct {
 	name, format string
 	p            *pipeline.Source
+	in           input.Input
 	up           atomic.Bool
 }
 
@@ -131,6 +132,7 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 		in, err := tail.New(tail.Config{
 			Paths:          []string{s.Path},
 			StartAt:        string(s.StartAt),
+			FollowSymlinks: s.FollowSymlinks,
 			CheckpointPath: filepath.Join(cpDir, s.Name+".json"),
 			Logger:         m.logger.With("source_name", s.Name),
 		})
@@ -175,7 +177,7 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 		}
 		p := newPipeline(s, ms[i], stage, srcSinks, m.ids, m.logger)
 		in := inputs[i]
-		rs := &runningSource{name: s.Name, format: s.Format.Name, p: p}
+		rs := &runningSource{name: s.Name, format: s.Format.Name, p: p, in: in}
 		rs.up.Store(true)
 		m.running = append(m.running, rs)
 		m.wg.Go(func() {

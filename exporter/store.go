@@ -18,6 +18,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/drift"
 	"github.com/dbsec/dbsec/pkg/export"
 	"github.com/dbsec/dbsec/pkg/finding"
+	"github.com/dbsec/dbsec/pkg/input"
 	"github.com/dbsec/dbsec/pkg/pipeline"
 	"github.com/dbsec/dbsec/pkg/store"
 	"github.com/dbsec/dbsec/pkg/store/sqlite"
@@ -215,7 +216,13 @@ func (m *manager) sourceStatus() []api.SourceStatus {
 	defer m.mu.Unlock()
 	out := make([]api.SourceStatus, 0, len(m.running))
 	for _, r := range m.running {
-		out = append(out, api.SourceStatus{Name: r.name, Format: r.format, Up: r.up.Load(), Events: r.p.Events(), Errors: r.p.Errors()})
+		st := api.SourceStatus{Name: r.name, Format: r.format, Up: r.up.Load(), Events: r.p.Events(), Errors: r.p.Errors()}
+		if sr, ok := r.in.(input.StatsReporter); ok {
+			if is := sr.Stats(); is.FileInput {
+				st.FilesMatched = &is.Matched
+			}
+		}
+		out = append(out, st)
 	}
 	slices.SortFunc(out, func(a, b api.SourceStatus) int {
 		switch {

@@ -35,6 +35,9 @@ type SourceStatus struct {
 	Errors uint64 `json:"errors"`
 	// LagBytes is how far the source is behind its input, when known.
 	LagBytes int64 `json:"lag_bytes,omitempty"`
+	// FilesMatched is how many files a file source's path or glob matched
+	// at its last scan (absent for network sources); 0 is worth a look.
+	FilesMatched *int `json:"files_matched,omitempty"`
 }
 
 // Status is the answer of /api/v1/status.

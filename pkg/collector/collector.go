@@ -57,10 +57,12 @@ var (
 	mRotations    = Metric{"dbsec_source_rotations_total", "counter", "File rotations followed.", nil}
 	mTruncations  = Metric{"dbsec_source_truncations_total", "counter", "File truncations detected (copytruncate).", nil}
 	mReadErrors   = Metric{"dbsec_source_read_errors_total", "counter", "Read and watch errors of the source's input.", nil}
+	mMatched      = Metric{"dbsec_source_files_matched", "gauge", "Files the source's path or glob matched at the last scan (0: it matches nothing).", nil}
+	mLongLines    = Metric{"dbsec_source_lines_cut_total", "counter", "Lines longer than the line limit, cut to it.", nil}
 
 	metricList = []Metric{
 		mEvents, mLogins, mDDL, mPriv, mStatements, mDenied, mDuration, mRowsReturned, mRowsAffected,
-		mLines, mBytes, mParseErrors, mSkipped, mUp, mLag, mRotations, mTruncations, mReadErrors,
+		mLines, mBytes, mParseErrors, mSkipped, mUp, mLag, mRotations, mTruncations, mReadErrors, mMatched, mLongLines,
 		{"dbsec_exporter_build_info", "gauge", "A metric with a constant '1' value labeled by version, revision, branch, goversion, goos, goarch and tags.", []string{"version", "revision", "branch", "goversion", "goos", "goarch", "tags"}},
 		{"dbsec_config_last_reload_successful", "gauge", "1 if the last configuration load succeeded.", nil},
 		{"dbsec_config_last_reload_success_timestamp_seconds", "gauge", "Time of the last successful configuration load.", nil},
@@ -269,6 +271,7 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 	dLines, dBytes, dParse, dUp, dLag := desc(mLines), desc(mBytes), desc(mParseErrors), desc(mUp), desc(mLag)
 	dSkipped := desc(mSkipped)
 	dRot, dTrunc, dErr := desc(mRotations), desc(mTruncations), desc(mReadErrors)
+	dMatched, dLong := desc(mMatched), desc(mLongLines)
 
 	names := make([]string, 0, len(r.sources))
 	for n := range r.sources {
@@ -328,6 +331,10 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 		counter(dRot, stats.Rotations, lv)
 		counter(dTrunc, stats.Truncations, lv)
 		counter(dErr, stats.Errors, lv)
+		if stats.FileInput {
+			gauge(dMatched, float64(stats.Matched), lv)
+			counter(dLong, stats.LongLines, lv)
+		}
 	}
 }
 

@@ -160,6 +160,10 @@ type Source struct {
 	// DockerPrefix strips the "<service> | " that `docker compose logs`
 	// puts before every line.
 	DockerPrefix bool
+	// FollowSymlinks says which symbolic links among the matched files
+	// are read: "inside" (default) only those whose target is inside the
+	// directory of the path, "always", or "never".
+	FollowSymlinks string
 	// Listen receives syslog instead of following files:
 	// udp://host:port, tcp://host:port or tls://host:port. Exclusive with
 	// Path. TLS needs TLSCertFile and TLSKeyFile.
@@ -474,6 +478,13 @@ func (l *loader) source(p string, t map[string]any) Source {
 			s.Server = l.str(kp, v)
 			if s.Server != "" && !nameRE.MatchString(s.Server) {
 				l.errorf(kp, true, "server %q must start with a letter or digit and contain only letters, digits and _ . : -", s.Server)
+			}
+		case "follow_symlinks":
+			switch x := l.str(kp, v); x {
+			case "inside", "always", "never":
+				s.FollowSymlinks = x
+			default:
+				l.errorf(kp, true, "follow_symlinks must be \"inside\" (links whose target is in the path's directory), \"always\" or \"never\", not %q", x)
 			}
 		case "labels":
 			lt, ok := v.(map[string]any)
