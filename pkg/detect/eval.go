@@ -618,10 +618,10 @@ func (d *Detector) redash(c *evalCtx) {
 			}
 		case ev.Outcome == event.OutcomeSuccess && r != nil:
 			since := now - int64(15*time.Minute)
-			if d.on[rD35] && r.count(since) >= rc.SuccessAfter && !d.allowed(rD35, c) {
+			if n := r.count(since); d.on[rD35] && n >= rc.SuccessAfter && !d.allowed(rD35, c) {
 				ids := r.ids(since)
 				r.reset()
-				d.fire(rD35, SevCritical, c, "client_ip="+ev.ClientIP, fmt.Sprintf("Redash login from %s succeeded after %d failures", ev.ClientIP, len(ids)), ids)
+				d.fire(rD35, SevCritical, c, "client_ip="+ev.ClientIP, fmt.Sprintf("Redash login from %s succeeded after %d failures", ev.ClientIP, n), ids)
 			}
 		}
 	}

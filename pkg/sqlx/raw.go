@@ -66,7 +66,14 @@ var rawRules = []rawRule{
 	// D14 audit, non-SET forms.
 	{kw: "uninstall", re: regexp.MustCompile(`^\s*uninstall\s+plugin\s+(audit_log|server_audit|audit_log_filter)\b`), feat: AuditDisable},
 	{kw: "audit_log_", re: regexp.MustCompile(`\baudit_log_(remove_filter|remove_rule|disable_rule|filter_remove_filter|filter_remove_user)\s*\(`), feat: AuditDisable},
-	{kw: "audit_log_", re: regexp.MustCompile(`\baudit_log_(create_filter|create_rule|enable_rule|filter_set_filter|filter_set_user)\s*\(`), feat: AuditModify},
+	// A rule or a filter that logs turns audit on (TiDB: create_filter +
+	// create_rule is how audit starts); a filter with "log": false, or
+	// assigning a filter to a user (which may be a log-nothing filter),
+	// narrows it.
+	{kw: "audit_log_", re: regexp.MustCompile(`\baudit_log_(create_rule|enable_rule)\s*\(`), feat: AuditEnable},
+	{kw: "audit_log_", re: regexp.MustCompile(`\baudit_log_(create_filter|filter_set_filter)\s*\(`), feat: AuditEnable},
+	{kw: "false", re: regexp.MustCompile(`\baudit_log_(create_filter|filter_set_filter)\s*\(.*"log"\s*:\s*false`), feat: AuditModify},
+	{kw: "audit_log_", re: regexp.MustCompile(`\baudit_log_filter_set_user\s*\(`), feat: AuditModify},
 	{kw: "pgaudit", re: regexp.MustCompile(`^\s*drop\s+extension\s+(if\s+exists\s+)?"?pgaudit\b`), feat: AuditDisable},
 	{kw: "pgaudit", re: regexp.MustCompile(`^\s*alter\s+(role|user|database)\s.*\breset\s+(pgaudit\.|all\b)`), feat: AuditModify},
 	{kw: "server audit", re: regexp.MustCompile(`^\s*(alter|drop)\s+server\s+audit\b`), feat: AuditDisable},
