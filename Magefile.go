@@ -26,6 +26,7 @@ import (
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
 
+	"github.com/dbsec/dbsec/dashboards/stack"
 	"github.com/dbsec/dbsec/internal/demo"
 )
 
@@ -514,4 +515,87 @@ func zipDir(dir, zipPath, top string) error {
 // dashboards/includes.json from the generator in dashboards/gen.
 func Dashboards() error {
 	return sh.RunV("go", "run", "./dashboards/gen", "-dir", "dashboards")
+}
+
+// Stack runs the local monitoring stack on 127.0.0.1: the exporter on
+// testdata/demo.toml's samples (DBSEC_STACK_CONFIG names another
+// configuration), a real Prometheus scraping it with the alert rules of
+// alerting/rules, and a real Alertmanager routing with
+// alerting/alertmanager.yml (its notifications are printed), with their data
+// in a temporary directory. It prints the URLs and how to point a Grafana at
+// them. Ctrl-C or SIGTERM stops everything.
+func Stack(ctx context.Context) error {
+	mg.Deps(Build)
+	cfg := os.Getenv("DBSEC_STACK_CONFIG")
+	if cfg == "" {
+		cfg = filepath.Join("testdata", "demo.toml")
+	}
+	exe, err := filepath.Abs(binary)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "dbsec-stack-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stack.StopWithParent()
+	fmt.Println("starting the exporter, Alertmanager and Prometheus in", dir)
+	s, err := stack.Start(ctx, stack.Options{Root: ".", Configs: []string{cfg}, Exporter: exe, Dir: dir, Alerts: os.Stdout})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Println("stopping the stack")
+		s.Stop()
+	}()
+	if err := s.WaitSamplesScraped(ctx); err != nil {
+		return err
+	}
+	prov, err := s.WriteGrafanaProvisioning(".")
+	if err != nil {
+		return err
+	}
+	wd, _ := os.Getwd()
+	e := s.Exporters[0]
+	fmt.Printf(`
+dbsec stack on %s, samples loaded:
+  exporter      %s/metrics  (events: %s/api/v1/events, status: %s/api/v1/status)
+  prometheus    %s  (alerts: %s/alerts)
+  alertmanager  %s
+  logs          %s/*.log
+
+Point a Grafana (11 to 13) at it, with the provisioning written for this stack:
+  GF_PATHS_PROVISIONING=%s \
+  GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS=dbsec-audit-datasource \
+  grafana-server …
+or with your own provisioning directory: copy dashboards/provisioning/*.yaml and
+alerting/grafana/dbsec.yaml into it and set
+  DBSEC_PROMETHEUS_URL=%s DBSEC_EXPORTER_URL=%s \
+  DBSEC_ALERTMANAGER_URL=%s DBSEC_DASHBOARDS_DIR=%s/dashboards
+The panels of the dbsec data source need the plugin in Grafana's plugins directory
+(see docs/dashboards.md). The dashboards are in the folder "dbsec"; start at
+"dbsec / Security overview".
+`, cfg, e.URL, e.URL, e.URL, s.PrometheusURL, s.PrometheusURL, s.AlertmanagerURL, dir, prov,
+		s.PrometheusURL, e.URL, s.AlertmanagerURL, wd)
+	if oldest, newest, err := s.StoreRange(ctx); err == nil && !oldest.IsZero() {
+		fmt.Printf(`The sample events carry their own timestamps, %s to %s: the events explorer shows them at
+  /d/dbsec-events/dbsec-events-explorer?from=%d&to=%d
+`, oldest.UTC().Format(time.RFC3339), newest.UTC().Format(time.RFC3339), oldest.Add(-time.Minute).UnixMilli(), newest.Add(time.Minute).UnixMilli())
+	}
+	fmt.Println("\nAlerts that Alertmanager delivers are printed below. Ctrl-C stops everything.")
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-s.Done():
+		// A signal to the whole process group reaches the children too.
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+			return s.Exited()
+		}
+	}
 }

@@ -198,10 +198,12 @@ func Write(dir string) error {
 // automatic refId per target.
 type board struct {
 	s spec
+	//lint:ignore SA1019 the v1 dashboard schema is the one Grafana 11 to 13 all load; dashboardv2 needs Grafana 12+.
 	d *dashboard.DashboardBuilder
 }
 
 func newBoard(s spec) *board {
+	//lint:ignore SA1019 the v1 dashboard schema is the one Grafana 11 to 13 all load; dashboardv2 needs Grafana 12+.
 	d := dashboard.NewDashboardBuilder(s.title()).
 		Uid(s.uid()).
 		Description(s.description).
@@ -397,14 +399,9 @@ func fixedKeys(fixed []string) []string {
 type pq struct {
 	expr, legend string
 	by           []string
-	instant      bool
+	instant      bool // an instant query (stat, bar gauge, table)
+	table        bool // format table (one row per series, for tables)
 	links        []link
-}
-
-// dq is one dbsec target of a panel.
-type dq struct {
-	q     model.Query
-	links []link
 }
 
 func promTarget(q pq, ref string) cog.Builder[variants.Dataquery] {
@@ -416,9 +413,12 @@ func promTarget(q pq, ref string) cog.Builder[variants.Dataquery] {
 	if q.legend != "" {
 		t.LegendFormat(q.legend)
 	}
-	if q.instant {
+	switch {
+	case q.instant && q.table:
 		t.Instant().Format(prometheus.PromQueryFormatTable)
-	} else {
+	case q.instant:
+		t.Instant().Format(prometheus.PromQueryFormatTimeSeries)
+	default:
 		t.Range()
 	}
 	return t

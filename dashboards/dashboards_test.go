@@ -67,6 +67,7 @@ func TestGeneratedIsCommitted(t *testing.T) {
 type loaded struct {
 	file string
 	raw  map[string]any
+	//lint:ignore SA1019 the dashboards use the v1 schema (Grafana 11 to 13).
 	dash dashboard.Dashboard
 }
 
@@ -96,6 +97,7 @@ func loadAll(t *testing.T) []loaded {
 func TestSDKRoundTrip(t *testing.T) {
 	for _, l := range loadAll(t) {
 		b, _ := os.ReadFile(l.file)
+		//lint:ignore SA1019 the dashboards use the v1 schema (Grafana 11 to 13).
 		var strict dashboard.Dashboard
 		if err := strict.UnmarshalJSONStrict(b); err != nil {
 			var be cog.BuildErrors
@@ -498,4 +500,69 @@ func TestIncludes(t *testing.T) {
 			t.Errorf("include %s: %v", i.Path, err)
 		}
 	}
+}
+
+// TestReference: the panel reference in docs/dashboards.md is up to date.
+func TestReference(t *testing.T) {
+	boards, err := Boards()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := Reference(boards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../docs/dashboards.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := replaceReference(string(b), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want != string(b) {
+		t.Error("docs/dashboards.md: the panel reference is not the generator's: run go tool mage dashboards")
+	}
+}
+
+func TestInterpolate(t *testing.T) {
+	q := model.Query{QueryType: model.Events, Q: "${q}", By: "$by", Filters: []model.Filter{
+		{Key: "source", Op: "=", Value: "${source}"},     // All: dropped
+		{Key: "category", Op: "=", Value: "${category}"}, // two values: alternatives
+		{Key: "user", Op: "=", Value: "${user}"},         // empty: dropped
+		{Key: "system", Op: "=", Value: "tidb"},          // literal: kept
+		{Key: "outcome", Op: "!=", Value: "$outcome"},
+	}}
+	got := Interpolate(q, map[string][]string{"category": {"login", "ddl"}, "user": {""}, "q": {"grant"}, "by": {"user"}, "outcome": {"success"}})
+	want := []model.Filter{{Key: "category", Op: "=", Value: "login"}, {Key: "category", Op: "=", Value: "ddl"},
+		{Key: "system", Op: "=", Value: "tidb"}, {Key: "outcome", Op: "!=", Value: "success"}}
+	if !slices.Equal(got.Filters, want) || got.Q != "grant" || got.By != "user" {
+		t.Errorf("Interpolate = %+v", got)
+	}
+}
+
+// TestDBSecQueriesInterpolated: the interpolated queries are complete (no variable
+// left) and every query type the dashboards use is among them.
+func TestDBSecQueriesInterpolated(t *testing.T) {
+	qs, err := DBSecQueries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[model.QueryType]int{}
+	for _, q := range qs {
+		types[q.Query.QueryType]++
+		b, _ := json.Marshal(q.Query)
+		if strings.Contains(string(b), "$") {
+			t.Errorf("%s: variable left after interpolation: %s", q, b)
+		}
+		if q.Query.QueryType == model.Series && q.Query.By == "" {
+			t.Errorf("%s: series query without by", q)
+		}
+	}
+	for _, qt := range []model.QueryType{model.Events, model.Series, model.Top, model.Detections, model.Findings, model.DriftChanges, model.Integrity, model.Status, model.Values} {
+		if types[qt] == 0 {
+			t.Errorf("no %s query in the dashboards", qt)
+		}
+	}
+	t.Logf("%d dbsec queries: %v", len(qs), types)
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/grafana/model"
 )
@@ -18,6 +20,9 @@ var explorerVars = []string{
 
 // VarFreeText is the events explorer's free-text variable (the query's q).
 const VarFreeText = "q"
+
+// VarAdHoc is the events explorer's ad hoc filter variable.
+const VarAdHoc = "filters"
 
 // VarBy is the events explorer's variable for the series dimension.
 const VarBy = "by"
@@ -65,6 +70,13 @@ var eventsSpec = spec{
 		b.variable(textVar(VarFreeText, "Text", "Free text: a case-insensitive substring of the statement or the raw record; empty: any."))
 		b.variable(customVar(VarBy, "Series by", "Dimension of the series panel.", seriesDimensions(), false).Multi(false).IncludeAll(false).
 			Current(option(model.KeyCategory)))
+		// "Filter for value" / "filter out value" in the logs and table
+		// panels add to this ad hoc variable; the data source turns its
+		// entries into further filters of every query.
+		b.variable(dashboard.NewAdHocVariableBuilder(VarAdHoc).
+			Label("Filters").
+			Description("Further filters, added by \"filter for / filter out value\" on a log field or table cell.").
+			Datasource(dbsecDS))
 
 		f := explorerFilters()
 		b.dbsecSeries("Events over time", "Stored events per interval, one series per value of the \"Series by\" variable (top 10).", 24, 8,
@@ -73,7 +85,8 @@ var eventsSpec = spec{
 			name := map[string]string{model.KeyUser: "Top users", model.KeyClientIP: "Top client IPs", model.KeyDigest: "Top statement digests"}[by]
 			b.dbsecTable(name, name+" by event count under the current filters. Click a value to filter on it.", 8, 8,
 				model.Query{QueryType: model.Top, Filters: f, Q: v(VarFreeText), By: by, Limit: 10},
-				fieldLinks{by, []link{{"Filter on this value", selfLink(by)}}})
+				fieldLinks{by, []link{{"Filter on this value", selfLink(by)}}},
+				fieldLinks{topValueField, []link{{"Filter on this value", selfLink(by)}}})
 		}
 		b.dbsecLogs("Events", "The matching events, newest first, as log lines (statement or raw record); expand one for every field.", 24, 14,
 			model.Query{QueryType: model.Events, Format: model.FormatLogs, Filters: f, Q: v(VarFreeText), Limit: 1000})

@@ -74,7 +74,7 @@ var exporterSpec = spec{
 			pq{expr: fmt.Sprintf(`sum by (instance) (rate(dbsec_export_events_total%s[$__rate_interval]))`, I), legend: "exported {{instance}}", by: bi, links: exp},
 			pq{expr: fmt.Sprintf(`sum by (instance) (rate(dbsec_export_errors_total%s[$__rate_interval]))`, I), legend: "errors {{instance}}", by: bi, links: exp})
 		b.ts("Statement-analysis cache hit ratio", "Share of statements whose classification and digest came from the cache.", "percentunit", 12, 8,
-			pq{expr: fmt.Sprintf(`sum by (instance) (rate(dbsec_sqlx_cache_requests_total{instance=~"$instance",result="hit"}[$__rate_interval])) / sum by (instance) (rate(dbsec_sqlx_cache_requests_total%s[$__rate_interval]))`, I),
+			pq{expr: fmt.Sprintf(`sum by (instance) (rate(dbsec_sqlx_cache_requests_total{instance=~"$instance",result="hit"}[$__rate_interval])) / (sum by (instance) (rate(dbsec_sqlx_cache_requests_total%s[$__rate_interval])) > 0)`, I),
 				legend: "{{instance}}", by: bi, links: exp})
 
 		b.row("Process and receivers")

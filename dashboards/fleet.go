@@ -67,7 +67,7 @@ var overviewSpec = spec{
 			pq{expr: fmt.Sprintf(`sum(increase(dbsec_login_attempts_total%s[$__range]))`, S(`outcome="`+outFailure+`"`)),
 				links: []link{eventsLink(nil, model.KeyCategory, catLogin, model.KeyOutcome, outFailure)}}, 1, 20)
 		b.stat("Login failure ratio", "Failed logins over all logins in the time range.", "percentunit", 4,
-			pq{expr: fmt.Sprintf(`sum(increase(dbsec_login_attempts_total%s[$__range])) / sum(increase(dbsec_login_attempts_total%s[$__range]))`,
+			pq{expr: fmt.Sprintf(`sum(increase(dbsec_login_attempts_total%s[$__range])) / (sum(increase(dbsec_login_attempts_total%s[$__range])) > 0)`,
 				S(`outcome="`+outFailure+`"`), S()),
 				links: []link{eventsLink(nil, model.KeyCategory, catLogin, model.KeyOutcome, outFailure)}}, 0.1, 0.5)
 		b.stat("Privilege changes", "GRANT, REVOKE and account changes in the time range.", "short", 4,
@@ -86,7 +86,7 @@ var overviewSpec = spec{
 				legend: "{{system}} {{outcome}}", by: by, links: []link{eventsLink(by, model.KeyCategory, catLogin)}})
 		by = []string{"system"}
 		b.ts("Login failure ratio by system", "Failed over all login attempts, per product (no line while a product has no login).", "percentunit", 12, 8,
-			pq{expr: fmt.Sprintf(`sum by (system) (rate(dbsec_login_attempts_total%s[$__rate_interval])) / sum by (system) (rate(dbsec_login_attempts_total%s[$__rate_interval]))`,
+			pq{expr: fmt.Sprintf(`sum by (system) (rate(dbsec_login_attempts_total%s[$__rate_interval])) / (sum by (system) (rate(dbsec_login_attempts_total%s[$__rate_interval])) > 0)`,
 				S(`outcome="`+outFailure+`"`), S()),
 				legend: "{{system}}", by: by, links: []link{eventsLink(by, model.KeyCategory, catLogin, model.KeyOutcome, outFailure)}})
 		by = []string{"system", "action"}
@@ -117,7 +117,7 @@ var overviewSpec = spec{
 		by = []string{"severity"}
 		b.bars("Detections by severity", "Detections per interval by severity. Click a bar for the Detections dashboard.", 12, 8,
 			pq{expr: `sum by (severity) (increase(dbsec_detections_total{instance=~"$instance"}[$__rate_interval])) > 0`,
-				legend: "{{severity}}", by: by, links: []link{detectionsLink(by), eventsLink(by)}})
+				legend: "{{severity}}", by: by, links: []link{detectionsLink(by)}})
 		b.dbsecTable("Latest critical detections", "The most recent critical detections from the event store. Click a rule, user or client address for the evidence events.", 24, 8,
 			model.Query{QueryType: model.Detections, Filters: filters(model.KeySeverity, detect.SevCritical), Limit: 50},
 			evidenceLinks()...)

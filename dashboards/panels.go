@@ -152,7 +152,7 @@ func (b *board) bargauge(title, desc, unit string, w, h uint32, q pq) {
 // promTable adds a table of an instant query; the links use the row's
 // fields (${__data.fields.<label>}).
 func (b *board) promTable(title, desc string, w, h uint32, q pq, hidden ...string) {
-	q.instant = true
+	q.instant, q.table = true, true
 	exclude := map[string]any{"Time": true}
 	for _, f := range hidden {
 		exclude[f] = true
@@ -234,6 +234,7 @@ func (b *board) dbsecLogs(title, desc string, w, h uint32, q model.Query) {
 		WrapLogMessage(true).
 		PrettifyLogMessage(false).
 		EnableLogDetails(true).
+		ShowLogContextToggle(true).
 		DedupStrategy(common.LogsDedupStrategyNone).
 		SortOrder(common.LogsSortOrderDescending).
 		WithTarget(dbsecTarget(q, "A"))

@@ -50,8 +50,6 @@ func mustSystem(s string) string {
 	return s
 }
 
-func mustCategory(c event.Category) string { return c.String() }
-
 // ruleName returns the rule label of a detection by its catalogue id.
 func ruleName(id string) string {
 	for _, r := range detect.Catalog() {
@@ -72,11 +70,11 @@ func ruleInfo(id string) detect.RuleInfo {
 }
 
 var (
-	catLogin   = mustCategory(event.CategoryLogin)
-	catDDL     = mustCategory(event.CategoryDDL)
-	catPriv    = mustCategory(event.CategoryPrivilegeChange)
-	catDenied  = mustCategory(event.CategoryAccessDenied)
-	catError   = mustCategory(event.CategoryError)
+	catLogin   = event.CategoryLogin.String()
+	catDDL     = event.CategoryDDL.String()
+	catPriv    = event.CategoryPrivilegeChange.String()
+	catDenied  = event.CategoryAccessDenied.String()
+	catError   = event.CategoryError.String()
 	outSuccess = event.OutcomeSuccess.String()
 	outFailure = event.OutcomeFailure.String()
 )
@@ -114,7 +112,7 @@ func productCommon(b *board, p product) {
 		pq{expr: fmt.Sprintf(`sum(increase(dbsec_login_attempts_total%s[$__range]))`, S(`outcome="`+outFailure+`"`)),
 			links: []link{eventsLink(nil, p.fixed(model.KeyCategory, catLogin, model.KeyOutcome, outFailure)...)}}, 1, 20)
 	b.stat("Login failure ratio", "Failed logins over all logins in the time range.", "percentunit", 4,
-		pq{expr: fmt.Sprintf(`sum(increase(dbsec_login_attempts_total%s[$__range])) / sum(increase(dbsec_login_attempts_total%s[$__range]))`,
+		pq{expr: fmt.Sprintf(`sum(increase(dbsec_login_attempts_total%s[$__range])) / (sum(increase(dbsec_login_attempts_total%s[$__range])) > 0)`,
 			S(`outcome="`+outFailure+`"`), S()),
 			links: []link{eventsLink(nil, p.fixed(model.KeyCategory, catLogin, model.KeyOutcome, outFailure)...)}}, 0.1, 0.5)
 	b.stat("Access denials", "Statements and logins refused for lack of privilege in the time range.", "short", 4,
@@ -168,6 +166,11 @@ func productCommon(b *board, p product) {
 		explorerFieldLinks(p.fixed(model.KeyCategory, catPriv, model.KeyCategory, catDDL))...)
 }
 
+// topValueField is the name the API gives the ranked column of a top
+// query (store.TopItem); a frame may keep it or name the column after the
+// dimension, so top tables link on both.
+const topValueField = "value"
+
 // explorerFieldLinks are links on the user, client_ip and digest columns
 // of a dbsec table (or only on the given ones) that open the events
 // explorer on the clicked value, with fixed further filters.
@@ -185,6 +188,10 @@ func explorerFieldLinks(fixed []string, fields ...string) []fieldLinks {
 		}
 		vars = append(vars, f, "${__value.raw}")
 		out = append(out, fieldLinks{field: f, links: []link{{"Events of this " + strings.ReplaceAll(f, "_", " "), dashURL("events.json", vars)}}})
+	}
+	if len(fields) == 1 {
+		// A top table: its ranked column may be called value.
+		out = append(out, fieldLinks{field: topValueField, links: out[0].links})
 	}
 	return out
 }

@@ -91,3 +91,18 @@ func reportProgress(ctx context.Context, g prometheus.Gatherer, replay bool, log
 		last = now
 	}
 }
+
+// startProgress runs reportProgress until the returned stop is called;
+// stop waits until it has returned, so that nothing is logged after it.
+func startProgress(ctx context.Context, g prometheus.Gatherer, replay bool, logger *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reportProgress(ctx, g, replay, logger)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}

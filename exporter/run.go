@@ -117,8 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			reg.MustRegister(d.Collector())
 			stage = d
 		}
-		pctx, stopProgress := context.WithCancel(ctx)
-		go reportProgress(pctx, reg, true, logger) // progress.go: long replays say how far they are
+		stopProgress := startProgress(ctx, reg, true, logger) // progress.go: long replays say how far they are
 		err := replayOnce(ctx, cfg, sources, stage, nil, ids, logger)
 		stopProgress()
 		if err != nil {
@@ -165,7 +164,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	reload.success(time.Now())
-	go reportProgress(ctx, reg, false, logger) // progress.go: a source reading a backlog says how far it is
+	defer startProgress(ctx, reg, false, logger)() // progress.go: a source reading a backlog says how far it is
 	reloadCh := make(chan chan error)
 	go reloader(ctx, *configFile, mgr, reload, reloadCh, logger)
 

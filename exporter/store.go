@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/store"
 	"github.com/dbsec/dbsec/pkg/store/sqlite"
 	"github.com/dbsec/dbsec/pkg/store/storemetrics"
+	"github.com/dbsec/dbsec/pkg/store/victorialogs"
 )
 
 // outputs are the event store and the SIEM export. They are opened once at
@@ -36,16 +38,7 @@ type outputs struct {
 func openOutputs(cfg *config.Config, logger *slog.Logger) (*outputs, error) {
 	o := &outputs{cfg: config.Config{Store: cfg.Store, Export: cfg.Export}, logger: logger}
 	if cfg.Store.Enabled {
-		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o750); err != nil {
-			return nil, fmt.Errorf("store: %w", err)
-		}
-		s, err := sqlite.Open(sqlite.Options{
-			Path:      cfg.Store.Path,
-			Retention: cfg.Store.Retention,
-			MaxBytes:  cfg.Store.MaxSize,
-			Policy:    store.Policy{AllStatements: cfg.Store.AllStatements},
-			Logger:    logger.With("component", "store"),
-		})
+		s, err := openStore(cfg, logger.With("component", "store"))
 		if err != nil {
 			return nil, err
 		}
@@ -64,6 +57,55 @@ func openOutputs(cfg *config.Config, logger *slog.Logger) (*outputs, error) {
 		o.export = x
 	}
 	return o, nil
+}
+
+// openStore opens the configured store engine: the embedded SQLite file,
+// or VictoriaLogs with its on-disk queue in the state directory.
+func openStore(cfg *config.Config, logger *slog.Logger) (store.Engine, error) {
+	policy := store.Policy{AllStatements: cfg.Store.AllStatements}
+	if cfg.Store.Engine == config.EngineVictoriaLogs {
+		v := cfg.Store.VictoriaLogs
+		secret := func(inline, file, what string) (string, error) {
+			if file == "" {
+				return inline, nil
+			}
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return "", fmt.Errorf("store: victorialogs %s: %w", what, err)
+			}
+			return strings.TrimSpace(string(b)), nil
+		}
+		password, err := secret(v.Password, v.PasswordFile, "password_file")
+		if err != nil {
+			return nil, err
+		}
+		token, err := secret(v.BearerToken, v.BearerTokenFile, "bearer_token_file")
+		if err != nil {
+			return nil, err
+		}
+		s, err := victorialogs.Open(victorialogs.Options{
+			InsertURL: v.InsertURL, SelectURL: v.SelectURL, Username: v.Username, Password: password, BearerToken: token,
+			TLSCAFile: v.TLSCAFile, TLSCertFile: v.TLSCertFile, TLSKeyFile: v.TLSKeyFile, TLSInsecureSkipVerify: v.TLSInsecureSkipVerify,
+			AccountID: v.AccountID, ProjectID: v.ProjectID, Exporter: v.Exporter,
+			QueueDir:      filepath.Join(cfg.Server.StateDir, "victorialogs"),
+			MaxQueueBytes: v.MaxQueueSize, BatchSize: v.BatchSize, FlushInterval: v.FlushInterval, Timeout: v.Timeout,
+			Policy: policy, Logger: logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		return s, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o750); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return sqlite.Open(sqlite.Options{
+		Path:      cfg.Store.Path,
+		Retention: cfg.Store.Retention,
+		MaxBytes:  cfg.Store.MaxSize,
+		Policy:    policy,
+		Logger:    logger,
+	})
 }
 
 // sinks are the pipeline sinks, after the detector so that stored and
@@ -182,4 +224,5 @@ var (
 	_ pipeline.Sink  = (*export.Exporter)(nil)
 	_ store.Engine   = (*sqlite.Store)(nil)
 	_ pipeline.Stage = (*detect.Detector)(nil)
+	_ store.Engine   = (*victorialogs.Store)(nil)
 )

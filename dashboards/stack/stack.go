@@ -123,7 +123,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		if err != nil {
 			return s, err
 		}
-		if err = s.start(ctx, name, o.Exporter, "--config.file="+p.Config, "--web.listen-address="+addr); err != nil {
+		if err = s.start(name, o.Exporter, "--config.file="+p.Config, "--web.listen-address="+addr); err != nil {
 			return s, err
 		}
 		e := Exporter{URL: "http://" + addr, Addr: addr, Prepared: p}
@@ -151,7 +151,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		if amAddr, err = freePort("tcp"); err != nil {
 			return s, err
 		}
-		if err := s.start(ctx, "alertmanager", amBin,
+		if err := s.start("alertmanager", amBin,
 			"--config.file="+amCfg,
 			"--storage.path="+filepath.Join(o.Dir, "alertmanager", "data"),
 			"--web.listen-address="+amAddr,
@@ -202,7 +202,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if err != nil {
 		return s, err
 	}
-	if err := s.start(ctx, "prometheus", promBin,
+	if err := s.start("prometheus", promBin,
 		"--config.file="+promFile,
 		"--storage.tsdb.path="+filepath.Join(o.Dir, "prometheus", "data"),
 		"--web.listen-address="+promAddr,
@@ -377,7 +377,7 @@ func (s *Stack) Done() <-chan struct{} {
 	return ch
 }
 
-func (s *Stack) start(ctx context.Context, name, bin string, args ...string) error {
+func (s *Stack) start(name, bin string, args ...string) error {
 	logPath := filepath.Join(s.Dir, name+".log")
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return err
@@ -389,6 +389,7 @@ func (s *Stack) start(ctx context.Context, name, bin string, args ...string) err
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.Dir = s.Dir
+	detach(cmd)
 	if err := cmd.Start(); err != nil {
 		lf.Close()
 		return fmt.Errorf("start %s: %w", name, err)
@@ -400,7 +401,6 @@ func (s *Stack) start(ctx context.Context, name, bin string, args ...string) err
 		close(p.done)
 	}()
 	s.procs = append(s.procs, p)
-	_ = ctx
 	return nil
 }
 

@@ -76,7 +76,6 @@ var (
 	reName   = regexp.MustCompile(`^[A-Za-z0-9_.:@/-]{1,256}$`)
 	reIP     = regexp.MustCompile(`^[A-Za-z0-9_.:%\[\]-]{1,256}$`)
 	reDigest = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
-	reWord   = regexp.MustCompile(`^[a-z_]{1,32}$`)
 )
 
 type parser struct {

@@ -85,6 +85,38 @@ type Store struct {
 	// AllStatements also stores reads, writes and other statements; by
 	// default only security categories and events with detections are.
 	AllStatements bool
+	// Engine is "sqlite" (the embedded store, default) or "victorialogs"
+	// (the fleet-wide store, configured in [store.victorialogs]).
+	Engine       string
+	VictoriaLogs VictoriaLogs
+}
+
+// Store engines.
+const (
+	EngineSQLite       = "sqlite"
+	EngineVictoriaLogs = "victorialogs"
+)
+
+// VictoriaLogs configures the victorialogs store engine. Retention is
+// VictoriaLogs' own (its -retentionPeriod flag); path, retention and
+// max_size of [store] apply to the embedded engine only.
+type VictoriaLogs struct {
+	// InsertURL and SelectURL are VictoriaLogs base URLs
+	// (http://host:9428); SelectURL defaults to InsertURL.
+	InsertURL, SelectURL string
+	Username, Password   string
+	// PasswordFile and BearerTokenFile are read at start.
+	PasswordFile, BearerToken, BearerTokenFile string
+	TLSCAFile, TLSCertFile, TLSKeyFile         string
+	TLSInsecureSkipVerify                      bool
+	AccountID, ProjectID                       uint32
+	// Exporter names this exporter's stream and hash chain; default the
+	// host name.
+	Exporter      string
+	BatchSize     int           // default 10000
+	FlushInterval time.Duration // default 1s
+	MaxQueueSize  int64         // on-disk queue bound; default 1GiB
+	Timeout       time.Duration // per request; default 30s
 }
 
 // Export configures the SIEM export: events as OCSF-aligned JSON lines.
@@ -211,6 +243,7 @@ func (l *loader) config(raw map[string]any) *Config {
 	cfg.Store.Path = DefaultStorePath
 	cfg.Store.Retention = DefaultRetention
 	cfg.Store.Enabled = true
+	cfg.Store.Engine = EngineSQLite
 	cfg.Drift.Interval = DefaultDriftInterval
 	cfg.Detect.Enabled = true
 	for _, k := range sortedKeys(raw) {
@@ -247,9 +280,24 @@ func (l *loader) config(raw map[string]any) *Config {
 					cfg.Store.Enabled = l.boolean(p, t[kk])
 				case "all_statements":
 					cfg.Store.AllStatements = l.boolean(p, t[kk])
+				case "engine":
+					switch e := l.str(p, t[kk]); e {
+					case EngineSQLite, EngineVictoriaLogs:
+						cfg.Store.Engine = e
+					default:
+						l.errorf(p, true, "engine must be %q or %q, not %q", EngineSQLite, EngineVictoriaLogs, e)
+					}
+				case "victorialogs":
+					cfg.Store.VictoriaLogs = l.victoriaLogs(p, l.table(p, t[kk]))
 				default:
 					l.unknown(p)
 				}
+			}
+			if cfg.Store.Engine == EngineVictoriaLogs && cfg.Store.VictoriaLogs.InsertURL == "" {
+				l.errorf(k+".engine", true, "engine \"victorialogs\" needs [store.victorialogs] insert_url")
+			}
+			if _, ok := t["victorialogs"]; ok && cfg.Store.Engine != EngineVictoriaLogs {
+				l.errorf(k+".victorialogs", false, "[store.victorialogs] is set but engine is not \"victorialogs\"")
 			}
 		case "export":
 			t := l.table(k, v)
@@ -526,6 +574,99 @@ func (l *loader) drift(p string, t map[string]any, d Drift) Drift {
 		l.errorf(p+".snapshot", true, "a snapshot needs hmac_key_file: secrets are kept only as keyed HMACs")
 	}
 	return d
+}
+
+func (l *loader) victoriaLogs(p string, t map[string]any) VictoriaLogs {
+	v := VictoriaLogs{BatchSize: 10000, FlushInterval: time.Second, MaxQueueSize: 1 << 30, Timeout: 30 * time.Second}
+	url := func(kp string, x any) string {
+		u := l.str(kp, x)
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") || len(strings.TrimRight(u[strings.Index(u, "://")+3:], "/")) == 0 {
+			l.errorf(kp, true, "%s %q must be an http:// or https:// URL such as http://victorialogs:9428", kp[strings.LastIndexByte(kp, '.')+1:], u)
+		}
+		return u
+	}
+	dur := func(kp string, x any) time.Duration {
+		s := l.str(kp, x)
+		d, err := model.ParseDuration(s)
+		if err != nil || d <= 0 {
+			l.errorf(kp, true, "%s %q is not a positive duration (examples: 500ms, 1s, 1m)", kp[strings.LastIndexByte(kp, '.')+1:], s)
+		}
+		return time.Duration(d)
+	}
+	u32 := func(kp string, x any) uint32 {
+		n, ok := x.(int64)
+		if !ok || n < 0 || n > 1<<32-1 {
+			l.errorf(kp, true, "%s must be a number from 0 to 4294967295", kp[strings.LastIndexByte(kp, '.')+1:])
+		}
+		return uint32(n)
+	}
+	for _, k := range sortedKeys(t) {
+		kp := p + "." + k
+		x := t[k]
+		switch k {
+		case "insert_url":
+			v.InsertURL = url(kp, x)
+		case "select_url":
+			v.SelectURL = url(kp, x)
+		case "username":
+			v.Username = l.str(kp, x)
+		case "password":
+			v.Password = l.str(kp, x)
+		case "password_file":
+			v.PasswordFile = l.abs(l.str(kp, x))
+		case "bearer_token":
+			v.BearerToken = l.str(kp, x)
+		case "bearer_token_file":
+			v.BearerTokenFile = l.abs(l.str(kp, x))
+		case "tls_ca_file":
+			v.TLSCAFile = l.abs(l.str(kp, x))
+		case "tls_cert_file":
+			v.TLSCertFile = l.abs(l.str(kp, x))
+		case "tls_key_file":
+			v.TLSKeyFile = l.abs(l.str(kp, x))
+		case "tls_insecure_skip_verify":
+			v.TLSInsecureSkipVerify = l.boolean(kp, x)
+		case "account_id":
+			v.AccountID = u32(kp, x)
+		case "project_id":
+			v.ProjectID = u32(kp, x)
+		case "exporter":
+			v.Exporter = l.str(kp, x)
+			if v.Exporter != "" && !nameRE.MatchString(v.Exporter) {
+				l.errorf(kp, true, "exporter %q must start with a letter or digit and contain only letters, digits and _ . : -", v.Exporter)
+			}
+		case "batch_size":
+			n, ok := x.(int64)
+			if !ok || n < 1 || n > 1000000 {
+				l.errorf(kp, true, "batch_size must be a number from 1 to 1000000")
+			}
+			v.BatchSize = int(n)
+		case "flush_interval":
+			v.FlushInterval = dur(kp, x)
+		case "timeout":
+			v.Timeout = dur(kp, x)
+		case "max_queue_size":
+			v.MaxQueueSize = l.size(kp, x)
+			if v.MaxQueueSize < 1<<20 {
+				l.errorf(kp, true, "max_queue_size must be at least 1MiB")
+			}
+		default:
+			l.errorf(kp, false, "unknown key %q in [store.victorialogs]", k)
+		}
+	}
+	if (v.Username != "") != (v.Password != "" || v.PasswordFile != "") {
+		l.errorf(p, false, "[store.victorialogs] basic auth needs both username and password (or password_file)")
+	}
+	if v.Password != "" && v.PasswordFile != "" || v.BearerToken != "" && v.BearerTokenFile != "" {
+		l.errorf(p, false, "[store.victorialogs] set a secret either inline or as a file, not both")
+	}
+	if v.Username != "" && (v.BearerToken != "" || v.BearerTokenFile != "") {
+		l.errorf(p, false, "[store.victorialogs] set either basic auth or a bearer token, not both")
+	}
+	if (v.TLSCertFile != "") != (v.TLSKeyFile != "") {
+		l.errorf(p, false, "[store.victorialogs] tls_cert_file and tls_key_file go together")
+	}
+	return v
 }
 
 func (l *loader) strs(path string, v any) []string {

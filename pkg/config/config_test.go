@@ -83,3 +83,67 @@ func unwrapAll(err error) error {
 		err = u.Unwrap()
 	}
 }
+
+func TestVictoriaLogsStore(t *testing.T) {
+	good := `[store]
+engine = "victorialogs"
+all_statements = true
+
+[store.victorialogs]
+insert_url = "https://vlogs-insert:9428"
+select_url = "https://vlogs-select:9428/"
+bearer_token_file = "token"
+tls_ca_file = "/etc/ssl/vlogs-ca.pem"
+account_id = 12
+project_id = 3
+exporter = "db-7"
+batch_size = 5000
+flush_interval = "250ms"
+max_queue_size = "256MiB"
+`
+	cfg, err := Parse("/etc/dbsec/dbsec.toml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := cfg.Store.VictoriaLogs
+	if cfg.Store.Engine != EngineVictoriaLogs || v.InsertURL != "https://vlogs-insert:9428" || v.SelectURL != "https://vlogs-select:9428/" ||
+		v.BearerTokenFile != "/etc/dbsec/token" || v.TLSCAFile != "/etc/ssl/vlogs-ca.pem" || v.AccountID != 12 || v.ProjectID != 3 ||
+		v.Exporter != "db-7" || v.BatchSize != 5000 || v.FlushInterval != 250*time.Millisecond || v.MaxQueueSize != 256<<20 || v.Timeout != 30*time.Second {
+		t.Errorf("store = %+v", cfg.Store)
+	}
+	cfg, err = Parse("x.toml", []byte("[store]\nretention = \"7d\"\n"))
+	if err != nil || cfg.Store.Engine != EngineSQLite {
+		t.Fatalf("default engine: %+v %v", cfg, err)
+	}
+	bad := `[store]
+engine = "clickhouse"
+
+[store.victorialogs]
+insert_url = "vlogs:9428"
+batch_size = 0
+flush_interval = "soon"
+account_id = -1
+username = "u"
+exporter = "a b"
+tls_cert_file = "c.pem"
+bogus = 1
+`
+	_, err = Parse("bad.toml", []byte(bad))
+	want := `bad.toml:2:10: engine must be "sqlite" or "victorialogs", not "clickhouse"
+bad.toml:4:1: [store.victorialogs] basic auth needs both username and password (or password_file)
+bad.toml:4:1: [store.victorialogs] tls_cert_file and tls_key_file go together
+bad.toml:4:1: [store.victorialogs] is set but engine is not "victorialogs"
+bad.toml:5:14: insert_url "vlogs:9428" must be an http:// or https:// URL such as http://victorialogs:9428
+bad.toml:6:14: batch_size must be a number from 1 to 1000000
+bad.toml:7:18: flush_interval "soon" is not a positive duration (examples: 500ms, 1s, 1m)
+bad.toml:8:14: account_id must be a number from 0 to 4294967295
+bad.toml:10:12: exporter "a b" must start with a letter or digit and contain only letters, digits and _ . : -
+bad.toml:12:1: unknown key "bogus" in [store.victorialogs]`
+	if err == nil || err.Error() != want {
+		t.Errorf("errors differ:\n--- want\n%s\n--- got\n%v", want, err)
+	}
+	_, err = Parse("x.toml", []byte("[store]\nengine = \"victorialogs\"\n"))
+	if err == nil || err.Error() != `x.toml:2:10: engine "victorialogs" needs [store.victorialogs] insert_url` {
+		t.Errorf("missing insert_url: %v", err)
+	}
+}

@@ -302,13 +302,6 @@ func cloneStrings(s []string) []string {
 	return out
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return strings.Clone(s)
-	}
-	return strings.Clone(s[:n]) + "…"
-}
-
 // suppressed reports whether rule ri fired for key within dur, and records
 // a firing when it did not.
 func (d *Detector) suppressed(ri int, key string, now int64, dur time.Duration) bool {

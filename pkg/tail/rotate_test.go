@@ -321,12 +321,19 @@ func runScenario(t *testing.T, k kind, sc scenario) outcome {
 	if werr != nil {
 		t.Fatalf("writer: %v", werr)
 	}
-	idles := seqs.idles.Load()
-	// Idle after the writer finished means everything readable was read;
-	// lost lines are then counted rather than waited for.
-	waitFor(t, 60*time.Second, "every line or the follower to go idle", func() bool {
-		return seqs.uniq.Load() == int64(sc.total) || (seqs.idles.Load() > idles && r.f.Stats().LagBytes == 0)
-	})
+	if sc.lockstep {
+		// Nothing can be lost in lockstep: wait for every line. (The
+		// follower's Idle is no proof of having read everything: on a
+		// loaded machine it can go idle with file events still queued.)
+		waitFor(t, lockstepWait, "every line", func() bool { return seqs.uniq.Load() == int64(sc.total) })
+	} else {
+		idles := seqs.idles.Load()
+		// Idle after the writer finished means everything readable was
+		// read; lost lines are then counted rather than waited for.
+		waitFor(t, 60*time.Second, "every line or the follower to go idle", func() bool {
+			return seqs.uniq.Load() == int64(sc.total) || (seqs.idles.Load() > idles && r.f.Stats().LagBytes == 0)
+		})
+	}
 	el := time.Since(t0)
 	st := r.f.Stats()
 	r.stop(t)

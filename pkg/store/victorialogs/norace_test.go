@@ -2,4 +2,7 @@
 
 package victorialogs
 
-const suiteN = 8000
+const (
+	suiteN  = 8000
+	raceDiv = 1
+)

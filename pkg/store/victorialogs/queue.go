@@ -21,7 +21,10 @@ import (
 // process loses nothing it has returned from); a segment is sealed when it
 // reaches the batch size or the flush interval, and the sender posts
 // sealed segments oldest first, deleting each only after VictoriaLogs
-// acknowledged it. Whatever is on disk at start is sent first.
+// acknowledged it and a later query found every event of it (VictoriaLogs
+// keeps the newest data in memory for a few seconds: a storage node killed
+// then loses what it had acknowledged, and the segment is sent again).
+// Whatever is on disk at start is sent first.
 type queue struct {
 	dir      string
 	maxBytes int64
@@ -30,23 +33,35 @@ type queue struct {
 
 	mu       sync.Mutex
 	cond     *sync.Cond // signalled when bytes shrink, a segment is sealed, or on close
-	cur      *os.File
+	cur      segWriter
 	curN     uint64 // number of the open segment (0: none)
 	curBytes int64
 	curRecs  int
 	curEvs   int64
 	curSince time.Time
+	curLo    int64
+	curHi    int64
 	nextN    uint64
-	sealed   []segment // oldest first
-	bytes    int64     // on disk, sealed and open
-	events   int64     // event records on disk
+	sealed   []segment // to send, oldest first
+	acked    []segment // sent, to verify
+	bytes    int64     // on disk: open, sealed and acked
+	events   int64     // event records not yet acknowledged
 	closed   bool
+	overflow bool // at shutdown: appends in progress pass the bound
+	sealErrs int
 }
 
+// segment is a sealed file; lo and hi are the sequence numbers of its
+// first and last event (0 without events).
 type segment struct {
-	n      uint64
-	bytes  int64
-	events int64
+	n        uint64
+	bytes    int64
+	events   int64
+	lo, hi   int64
+	ackedAt  time.Time
+	verified bool // every event was found at least once
+	// recovered: left by an earlier run, which may have sent it.
+	recovered bool
 }
 
 const eventMarker = `,"kind":"event"`
@@ -101,41 +116,80 @@ func recoverSegment(path string, n uint64) (segment, error) {
 			return segment{}, fmt.Errorf("victorialogs queue: %w", err)
 		}
 	}
-	return segment{n: n, bytes: int64(len(b)), events: int64(bytes.Count(b, []byte(eventMarker)))}, nil
+	seg := segment{n: n, bytes: int64(len(b)), recovered: true}
+	for line := range bytes.Lines(b) {
+		if !bytes.Contains(line, []byte(eventMarker)) {
+			continue
+		}
+		seg.events++
+		if seq := lineSeq(line); seq > 0 {
+			if seg.lo == 0 || seq < seg.lo {
+				seg.lo = seq
+			}
+			seg.hi = max(seg.hi, seq)
+		}
+	}
+	return seg, nil
+}
+
+// lineSeq is the seq field of an event record line.
+func lineSeq(line []byte) int64 {
+	const key = `,"seq":"`
+	i := bytes.Index(line, []byte(key))
+	if i < 0 {
+		return 0
+	}
+	rest := line[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return 0
+	}
+	v, _ := strconv.ParseInt(string(rest[:j]), 10, 64)
+	return v
 }
 
 func (q *queue) path(n uint64) string { return filepath.Join(q.dir, fmt.Sprintf("%016d.jsonl", n)) }
 
 var errClosed = errors.New("victorialogs: store closed")
 
-// append writes records (whole lines; events of them are event records).
-// It blocks while the queue is full, and fails once the queue is closed.
-func (q *queue) append(b []byte, events int64) error {
+// append writes records (whole lines). With seq > 0 they hold one event
+// record with that sequence number. It blocks while the queue is full, and
+// fails once the queue is closed.
+func (q *queue) append(b []byte, seq int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for q.bytes >= q.maxBytes && !q.closed {
+	for q.bytes >= q.maxBytes && !q.closed && !q.overflow {
 		q.cond.Wait()
 	}
 	if q.closed {
 		return errClosed
 	}
+	if q.cur != nil && q.curBytes+int64(len(b)) > q.segMax {
+		q.sealLocked()
+	}
 	if q.cur == nil {
 		n := q.nextN
-		f, err := os.OpenFile(q.path(n), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o640)
+		w, err := openSegment(q.path(n), max(q.segMax, int64(len(b))))
 		if err != nil {
 			return fmt.Errorf("victorialogs queue: %w", err)
 		}
 		q.nextN++
-		q.cur, q.curN, q.curBytes, q.curRecs, q.curEvs, q.curSince = f, n, 0, 0, 0, time.Now()
+		q.cur, q.curN, q.curBytes, q.curRecs, q.curEvs, q.curSince, q.curLo, q.curHi = w, n, 0, 0, 0, time.Now(), 0, 0
 	}
-	if _, err := q.cur.Write(b); err != nil {
+	if err := q.cur.write(b); err != nil {
 		return fmt.Errorf("victorialogs queue: %w", err)
 	}
 	q.curBytes += int64(len(b))
 	q.bytes += int64(len(b))
 	q.curRecs += bytes.Count(b, []byte{'\n'})
-	q.curEvs += events
-	q.events += events
+	if seq > 0 {
+		q.curEvs++
+		q.events++
+		if q.curLo == 0 {
+			q.curLo = seq
+		}
+		q.curHi = seq
+	}
 	if q.curBytes >= q.segMax || q.curRecs >= q.segRecs {
 		q.sealLocked()
 	}
@@ -147,8 +201,10 @@ func (q *queue) sealLocked() {
 	if q.cur == nil {
 		return
 	}
-	_ = q.cur.Close()
-	q.sealed = append(q.sealed, segment{n: q.curN, bytes: q.curBytes, events: q.curEvs})
+	if err := q.cur.close(); err != nil {
+		q.sealErrs++
+	}
+	q.sealed = append(q.sealed, segment{n: q.curN, bytes: q.curBytes, events: q.curEvs, lo: q.curLo, hi: q.curHi})
 	q.cur = nil
 	q.cond.Broadcast()
 }
@@ -185,24 +241,67 @@ func (q *queue) next(stop func() bool) (seg segment, data []byte, ok bool, err e
 	return seg, data, true, err
 }
 
-// done removes an acknowledged segment.
-func (q *queue) done(seg segment) {
-	_ = os.Remove(q.path(seg.n))
+// sent moves an acknowledged segment to the segments to verify.
+func (q *queue) sent(seg segment) {
 	q.mu.Lock()
 	if len(q.sealed) > 0 && q.sealed[0].n == seg.n {
 		q.sealed = q.sealed[1:]
 	}
-	q.bytes -= seg.bytes
+	seg.ackedAt = time.Now()
+	q.acked = append(q.acked, seg)
 	q.events -= seg.events
 	q.cond.Broadcast()
 	q.mu.Unlock()
 }
 
-// empty reports whether nothing waits to be sent.
+// toVerify returns the acknowledged segments.
+func (q *queue) toVerify() []segment {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.acked)
+}
+
+// update records a verification or a new send of an acknowledged segment.
+func (q *queue) update(seg segment) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i := range q.acked {
+		if q.acked[i].n == seg.n {
+			q.acked[i] = seg
+		}
+	}
+}
+
+// remove deletes a verified segment.
+func (q *queue) remove(seg segment) {
+	_ = os.Remove(q.path(seg.n))
+	q.mu.Lock()
+	q.acked = slices.DeleteFunc(q.acked, func(x segment) bool { return x.n == seg.n })
+	q.bytes -= seg.bytes
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+func (q *queue) read(seg segment) ([]byte, error) { return os.ReadFile(q.path(seg.n)) }
+
+// empty reports whether nothing waits to be sent (acknowledged segments
+// may still wait for verification).
 func (q *queue) empty() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.cur == nil && len(q.sealed) == 0
+}
+
+// allVerified reports whether every acknowledged segment was verified once.
+func (q *queue) allVerified() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, s := range q.acked {
+		if !s.verified {
+			return false
+		}
+	}
+	return true
 }
 
 func (q *queue) stats() (bytes, events int64) {
@@ -220,9 +319,11 @@ func (q *queue) close() {
 	q.mu.Unlock()
 }
 
-// wake wakes waiters (the sender checks its stop condition).
-func (q *queue) wake() {
+// release lets appends waiting for room proceed past the bound (at
+// shutdown, so that an event already handed to the store is kept).
+func (q *queue) release() {
 	q.mu.Lock()
+	q.overflow = true
 	q.cond.Broadcast()
 	q.mu.Unlock()
 }
@@ -263,4 +364,33 @@ func parseRow(b []byte) (row, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// timeSpan returns the first and last record time of a segment's lines
+// (Unix nanoseconds), from the _time that every line starts with.
+func timeSpan(data []byte) (lo, hi int64, ok bool) {
+	const prefix = `{"_time":"`
+	for line := range bytes.Lines(data) {
+		if !bytes.HasPrefix(line, []byte(prefix)) {
+			continue
+		}
+		rest := line[len(prefix):]
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
+		if err != nil {
+			continue
+		}
+		ns := t.UnixNano()
+		if !ok || ns < lo {
+			lo = ns
+		}
+		if !ok || ns > hi {
+			hi = ns
+		}
+		ok = true
+	}
+	return lo, hi, ok
 }

@@ -26,6 +26,8 @@ import (
 //	           the finding records of the same gen
 //	finding    one finding of a gen, whole as JSON in doc
 //	drift      one drift change, whole as JSON in doc
+//	resend     a batch was sent again: records in [lo, hi] may be stored
+//	           twice (see Store.markResend)
 //
 // exporter, source and system are the stream fields (low cardinality);
 // everything else is an ordinary field. Empty values are left out
@@ -36,6 +38,9 @@ const (
 	kindFindings  = "findings"
 	kindFinding   = "finding"
 	kindDrift     = "drift"
+	// kindResend marks a time range [lo, hi] (Unix ns) in which a batch
+	// was sent more than once.
+	kindResend = "resend"
 )
 
 // streamFields are the stream fields, for _stream_fields.
@@ -65,7 +70,10 @@ func eventFields(dst []kv, ev *event.Event, exporter string) []kv {
 	}
 	add("digest", ev.Digest)
 	if ev.HasDuration {
-		add("duration_seconds", strconv.FormatFloat(ev.Duration, 'f', -1, 64))
+		// With a unit, so that VictoriaLogs keeps the text: a column it
+		// stores as floats can come back with other digits
+		// (0.0031 as 0.0031000000000000003).
+		add("duration", strconv.FormatFloat(ev.Duration, 'f', -1, 64)+"s")
 	}
 	add("exporter", exporter)
 	add("format", ev.Format)
@@ -310,8 +318,8 @@ func (r row) toEvent() (*event.Event, error) {
 		ev.Rows, _ = strconv.ParseInt(v, 10, 64)
 		ev.HasRows = true
 	}
-	if v, ok := r["duration_seconds"]; ok && v != "" {
-		ev.Duration, _ = strconv.ParseFloat(v, 64)
+	if v, ok := r["duration"]; ok && v != "" {
+		ev.Duration, _ = strconv.ParseFloat(strings.TrimSuffix(v, "s"), 64)
 		ev.HasDuration = true
 	}
 	return ev, nil

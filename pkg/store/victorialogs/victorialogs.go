@@ -7,8 +7,9 @@
 // delivery is at least once and nothing is lost while VictoriaLogs is
 // unreachable: Consume blocks when the queue is full (back-pressure), and
 // queued batches are retried with backoff. Retried batches may be stored
-// twice; every record carries its id and queries count and page distinct
-// ids, so duplicates are invisible. Each exporter keeps its own hash chain
+// twice; every record carries its id, pages skip repeated ids, and
+// aggregations count distinct ids wherever a resend marker says a batch
+// went twice, so duplicates are invisible. Each exporter keeps its own hash chain
 // (exporter, seq, hash on every event), which Integrity verifies.
 package victorialogs
 
@@ -61,6 +62,11 @@ type Options struct {
 	Timeout time.Duration
 	// MaxBackoff caps the retry backoff (30s).
 	MaxBackoff time.Duration
+	// VerifyAfter is how long a sent batch stays on disk before a query
+	// confirms that VictoriaLogs still has all of its events (15s; it
+	// keeps the newest data in memory for up to 5 s, lost if a storage
+	// node is killed). Batches found incomplete are sent again.
+	VerifyAfter time.Duration
 	// MaxResponseBytes bounds what one query reads (256 MiB).
 	MaxResponseBytes int64
 	Policy           store.Policy
@@ -88,8 +94,10 @@ type Store struct {
 	closing atomic.Bool
 	closed  atomic.Bool
 
-	stored, dropped, skipped, werrs atomic.Int64
-	lastErr                         atomic.Value // string
+	verifyMu sync.Mutex
+
+	stored, dropped, skipped, werrs, resent atomic.Int64
+	lastErr                                 atomic.Value // string
 
 	statsMu   sync.Mutex
 	fleet     store.Stats // Events, Oldest, Newest from VictoriaLogs
@@ -136,6 +144,9 @@ func Open(opts Options) (*Store, error) {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 30 * time.Second
 	}
+	if opts.VerifyAfter <= 0 {
+		opts.VerifyAfter = 15 * time.Second
+	}
 	if opts.MaxResponseBytes <= 0 {
 		opts.MaxResponseBytes = 256 << 20
 	}
@@ -154,6 +165,7 @@ func Open(opts Options) (*Store, error) {
 	s.loadHead()
 	s.wg.Go(s.sender)
 	s.wg.Go(s.sealer)
+	s.wg.Go(s.verifier)
 	return s, nil
 }
 
@@ -252,7 +264,7 @@ func (s *Store) Consume(ev *event.Event) {
 		}
 	}
 	s.buf = b
-	if err := s.q.append(b, 1); err != nil {
+	if err := s.q.append(b, seq); err != nil {
 		s.dropped.Add(1)
 		s.noteErr(err)
 		return
@@ -383,15 +395,21 @@ func (s *Store) sender() {
 			return false
 		}
 	}
+	var failedN uint64 // the segment whose last attempt failed
 	for {
 		seg, data, ok, err := s.q.next(stopped)
 		if !ok {
 			return
 		}
+		if err == nil && (seg.recovered || seg.n == failedN) {
+			// The earlier attempt may have been stored: say so first.
+			err = s.markResend(context.Background(), data)
+		}
 		if err == nil {
 			err = s.cl.insert(context.Background(), data)
 		}
 		if err != nil {
+			failedN = seg.n
 			s.noteErr(err)
 			s.log.Warn("victorialogs: insert failed; the batch stays queued", "records", countLines(data), "retry_in", backoff, "err", err)
 			select {
@@ -407,9 +425,87 @@ func (s *Store) sender() {
 		s.mu.Lock()
 		seq, h := s.seq, s.prev
 		s.mu.Unlock()
-		s.q.done(seg)
+		s.q.sent(seg)
 		s.saveHead(seq, h)
 	}
+}
+
+// verifier deletes sent segments once VictoriaLogs has kept all of their
+// events for VerifyAfter, and sends a segment again when events are missing.
+func (s *Store) verifier() {
+	t := time.NewTicker(max(s.opts.VerifyAfter/5, 100*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.verify(context.Background(), false)
+		}
+	}
+}
+
+// verify checks the sent segments (all of them with force, else those
+// sent VerifyAfter ago) and sends incomplete ones again. It returns
+// whether every segment checked was complete.
+func (s *Store) verify(ctx context.Context, force bool) bool {
+	s.verifyMu.Lock()
+	defer s.verifyMu.Unlock()
+	complete := true
+	for _, seg := range s.q.toVerify() {
+		old := time.Since(seg.ackedAt) >= s.opts.VerifyAfter
+		if !force && !old {
+			continue
+		}
+		ok := true
+		if seg.events > 0 {
+			var n int64 = -1
+			q := "kind:=event exporter:=" + lit(s.opts.Exporter) + " seq:range[" + strconv.FormatInt(seg.lo, 10) + ", " + strconv.FormatInt(seg.hi, 10) + "] | stats count_uniq(seq) n"
+			if err := s.cl.query(ctx, q, func(r row) bool { n = r.int("n"); return false }); err != nil {
+				return false // try again later
+			}
+			ok = n >= seg.events
+		}
+		if !ok {
+			complete = false
+			data, err := s.q.read(seg)
+			if err == nil {
+				err = s.markResend(ctx, data)
+			}
+			if err == nil {
+				err = s.cl.insert(ctx, data)
+			}
+			if err != nil {
+				s.noteErr(err)
+				return false
+			}
+			s.resent.Add(seg.events)
+			s.log.Warn("victorialogs: a sent batch is incomplete in storage (a storage node lost it); sent again", "events", seg.events, "first_seq", seg.lo)
+			seg.ackedAt, seg.verified = time.Now(), false
+			s.q.update(seg)
+			continue
+		}
+		if old {
+			s.q.remove(seg)
+			continue
+		}
+		seg.verified = true
+		s.q.update(seg)
+	}
+	return complete
+}
+
+// markResend records, before a batch is sent again, that records in its
+// time range may be stored twice. Aggregations over a range without such
+// a marker count records; with one they count distinct ids.
+func (s *Store) markResend(ctx context.Context, data []byte) error {
+	lo, hi, ok := timeSpan(data)
+	if !ok {
+		return nil
+	}
+	b := appendRecord(nil, time.Unix(0, lo), "resend", []kv{{"exporter", s.opts.Exporter}, {"hi", strconv.FormatInt(hi, 10)},
+		{"kind", kindResend}, {"lo", strconv.FormatInt(lo, 10)}})
+	return s.cl.insert(ctx, b)
 }
 
 func countLines(b []byte) int {
@@ -436,7 +532,16 @@ func (s *Store) Flush(ctx context.Context) error {
 		}
 	}
 	s.cl.forceFlush(ctx)
-	// Wait until this exporter's newest event answers queries.
+	// Every sent batch must be complete in storage (sending it again
+	// otherwise), then this exporter's newest event must answer queries.
+	for !s.verify(ctx, true) || !s.q.allVerified() {
+		s.cl.forceFlush(ctx)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("victorialogs flush: sent batches not found complete: %w (last error: %s)", ctx.Err(), s.lastError())
+		case <-t.C:
+		}
+	}
 	s.mu.Lock()
 	seq := s.seq
 	s.mu.Unlock()
@@ -473,7 +578,8 @@ func (s *Store) Close(ctx context.Context) error {
 		return nil
 	}
 	s.closing.Store(true)
-	s.mu.Lock() // wait for a Consume in progress
+	s.q.release()
+	s.mu.Lock() // wait for a Consume in progress (a full queue no longer blocks it)
 	s.mu.Unlock()
 	s.q.seal()
 	t := time.NewTicker(10 * time.Millisecond)

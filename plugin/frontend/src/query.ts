@@ -324,8 +324,8 @@ export interface ResourceRequest {
 /**
  * The request for the distinct values of `field`: GET values/<field> with
  * from and to (ms), every "=" filter as <key>=<value> (repeated for several
- * values), every "!=" filter as <key>!=<value> (parameter name "<key>!") and
- * the free text as q.
+ * values), every "!=" filter as not_<key>=<value> (the exporter API's
+ * exclusion form) and the free text as q.
  */
 export function valuesRequest(field: string, filters: Filter[] | undefined, q: string | undefined, range?: TimeRangeMs): ResourceRequest {
   const params: Record<string, string | string[]> = {};
@@ -341,7 +341,7 @@ export function valuesRequest(field: string, filters: Filter[] | undefined, q: s
     if (!f.key) {
       continue;
     }
-    add((f.op ?? '=') === '!=' ? f.key + '!' : f.key, f.value);
+    add((f.op ?? '=') === '!=' ? 'not_' + f.key : f.key, f.value);
   }
   if (q) {
     params.q = q;
