@@ -61,11 +61,13 @@ func TestSeriesStep(t *testing.T) {
 		want     time.Duration
 		err      bool
 	}{
-		{time.Hour, "", 15 * time.Second, 0, 15 * time.Second, false},                 // the panel's interval
-		{time.Hour, "5m", 15 * time.Second, 10000, 5 * time.Minute, false},            // the query's own step wins
-		{24 * time.Hour, "", 15 * time.Second, 1000, 86400 * time.Millisecond, false}, // max data points
-		{time.Hour, "", 0, 0, time.Second, false},                                     // never finer than 1s
-		{30 * 24 * time.Hour, "1s", 0, 0, 236 * time.Second, false},                   // at most 11,000 points
+		{time.Hour, "", 15 * time.Second, 0, 15 * time.Second, false},        // the panel's interval
+		{time.Hour, "5m", 15 * time.Second, 10000, 5 * time.Minute, false},   // the query's own step wins
+		{24 * time.Hour, "", 15 * time.Second, 1000, 2 * time.Minute, false}, // max data points, rounded up
+		{time.Hour, "", 0, 0, time.Second, false},                            // never finer than 1s
+		{30 * 24 * time.Hour, "1s", 0, 0, 5 * time.Minute, false},            // at most 11,000 points
+		{time.Hour, "", 90 * time.Second, 0, 90 * time.Second, false},        // a panel interval is kept
+		{40 * 365 * 24 * time.Hour, "", 0, 0, 2 * 24 * time.Hour, false},     // whole days beyond a day
 		{time.Hour, "soon", 0, 0, 0, true},
 		{time.Hour, "-1m", 0, 0, 0, true},
 		{0, "", time.Second, 0, 0, true},
