@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,7 +67,7 @@ var env struct {
 	downURL  string // an address where nothing listens
 	caPEM    string
 	wantEvts int64
-	logs     *bytes.Buffer
+	logs     *syncBuffer
 }
 
 func TestMain(m *testing.M) {
@@ -89,7 +90,7 @@ func setup(m *testing.M) (int, error) {
 	}
 	defer os.RemoveAll(dir)
 	env.dir = dir
-	env.logs = &bytes.Buffer{}
+	env.logs = &syncBuffer{}
 
 	// 1. The real binaries.
 	start := time.Now()
@@ -188,7 +189,30 @@ timezone = "Asia/Shanghai"
 	}
 	defer env.plugin.stop()
 	fmt.Fprintf(os.Stderr, "plugin handshake in %v\n", time.Since(t0).Round(time.Millisecond))
-	return m.Run(), nil
+	code := m.Run()
+	if code != 0 || testing.Verbose() {
+		fmt.Fprintf(os.Stderr, "exporter and plugin logs:\n%s\n", env.logs.String())
+	}
+	return code, nil
+}
+
+// syncBuffer collects the exporter's and the plugin's logs, which arrive
+// from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func freeAddr() (string, error) {

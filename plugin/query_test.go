@@ -11,6 +11,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/grafana/grafana-plugin-sdk-go/experimental"
 
+	"github.com/dbsec/dbsec/dashboards"
 	"github.com/dbsec/dbsec/pkg/grafana/model"
 )
 
@@ -242,5 +243,34 @@ func TestAlerting(t *testing.T) {
 		if dr.Status != backend.StatusBadRequest || dr.Error == nil || !strings.Contains(dr.Error.Error(), "Grafana alerting cannot evaluate") {
 			t.Errorf("%s from alert: status %d, error %v", q.QueryType, dr.Status, dr.Error)
 		}
+	}
+}
+
+// TestDashboardQueries runs every dbsec query of the shipped dashboards,
+// interpolated with their default variables, through the plugin binary:
+// each must be accepted (the test exporter holds only TiDB samples, so
+// queries of other products may find nothing).
+func TestDashboardQueries(t *testing.T) {
+	qs, err := dashboards.DBSecQueries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qs) < 10 {
+		t.Fatalf("only %d dashboard queries", len(qs))
+	}
+	withData := 0
+	for _, pq := range qs {
+		dr := mustQuery(t, good(), pq.Query, nil)
+		if dr.Error != nil {
+			t.Errorf("%s: %s: %+v: %v", pq.File, pq.Where, pq.Query, dr.Error)
+			continue
+		}
+		if frameRows(dr) > 0 {
+			withData++
+		}
+	}
+	t.Logf("%d dashboard queries answered, %d with data", len(qs), withData)
+	if withData == 0 {
+		t.Error("no dashboard query found data")
 	}
 }

@@ -334,8 +334,10 @@ func (qc *queryCtx) events(ctx context.Context) (data.Frames, error) {
 }
 
 // seriesStep is the query's step: its own, else the panel's interval, no
-// finer than 1s and coarse enough for maxSeriesPoints (and the panel's
-// max data points).
+// finer than 1s. A step that must grow (for the panel's max data points or
+// the maximum of maxSeriesPoints) grows to the next round step, so that
+// buckets stay on whole minutes and the exporter can answer from its
+// per-minute rollups.
 func (qc *queryCtx) seriesStep() (time.Duration, error) {
 	var step time.Duration
 	if qc.m.Step != "" {
@@ -352,19 +354,36 @@ func (qc *queryCtx) seriesStep() (time.Duration, error) {
 		return 0, badQuery("the time range is empty")
 	}
 	if mdp := qc.q.MaxDataPoints; qc.m.Step == "" && mdp > 0 && step < span/time.Duration(mdp) {
-		step = span / time.Duration(mdp)
+		step = roundStep(span / time.Duration(mdp))
 	}
 	if step < time.Second {
 		step = time.Second
 	}
 	if span/step > maxSeriesPoints {
-		s := (span / maxSeriesPoints).Truncate(time.Second) + time.Second
+		s := roundStep(span/maxSeriesPoints + 1)
 		if qc.m.Step != "" {
 			qc.notice(data.NoticeSeverityInfo, "step %s is too fine for the time range; using %s", step, s)
 		}
 		step = s
 	}
 	return step.Truncate(time.Millisecond), nil
+}
+
+// roundSteps are the steps a computed step is rounded up to (Grafana's
+// own interval steps, without 15m, which is not a multiple of the
+// exporter's 10-minute rollups).
+var roundSteps = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second,
+	20 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 20 * time.Minute,
+	30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
+
+func roundStep(d time.Duration) time.Duration {
+	for _, s := range roundSteps {
+		if d <= s {
+			return s
+		}
+	}
+	day := 24 * time.Hour
+	return (d + day - 1) / day * day
 }
 
 func (qc *queryCtx) series(ctx context.Context) (data.Frames, error) {
