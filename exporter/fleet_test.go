@@ -208,7 +208,7 @@ start_at = "beginning"
 		}
 	}
 	cl := api.NewClient(p2.base, &http.Client{Timeout: 30 * time.Second})
-	var rep store.IntegrityReport
+	var rep api.IntegrityReport
 	var err error
 	waitFor(t, 30*time.Second, func() bool {
 		rep, err = cl.Integrity(context.Background(), store.IntegrityQuery{})
