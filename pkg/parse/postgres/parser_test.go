@@ -157,6 +157,9 @@ var (
 )
 
 func TestNoAllocs(t *testing.T) {
+	if parsetest.Race {
+		t.Skip("the race detector makes sync.Pool (used by redaction) drop its items; mage test runs this test without it")
+	}
 	p, _ := NewWithPrefix(realPrefix, parsetest.Options())
 	var ev event.Event
 	for name, line := range map[string][]byte{"audit": lineAudit, "auth": lineAuth, "noise": lineNoise, "failed": lineFailed, "denied": lineDenied} {

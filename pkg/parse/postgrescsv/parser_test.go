@@ -56,6 +56,9 @@ func assemble(data []byte) [][]byte {
 }
 
 func TestNoAllocs(t *testing.T) {
+	if parsetest.Race {
+		t.Skip("the race detector makes sync.Pool (used by redaction) drop its items; mage test runs this test without it")
+	}
 	recs := assemble(mustRead(t, "testdata/real-pg15.csv"))
 	p := New(parse.Options{})
 	var ev event.Event
