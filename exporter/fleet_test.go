@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -59,27 +58,9 @@ timezone = "Asia/Shanghai"
 		if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		addr := freeAddr(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		stderr := &syncBuffer{}
-		done := make(chan int, 1)
-		go func() {
-			done <- run(ctx, []string{"--config.file", cfg, "--web.listen-address", addr}, io.Discard, stderr)
-		}()
-		stop := func() {
-			cancel()
-			select {
-			case code := <-done:
-				if code != 0 {
-					t.Errorf("%s: exit %d\n%s", name, code, stderr.String())
-				}
-			case <-time.After(30 * time.Second):
-				t.Errorf("%s did not stop", name)
-			}
-		}
-		cl := api.NewClient("http://"+addr, &http.Client{Timeout: 10 * time.Second})
-		waitFor(t, 20*time.Second, func() bool { _, err := cl.Status(ctx); return err == nil })
-		return cl, stop
+		// Each exporter is its own process, as on its own host.
+		p := startProc(t, cfg)
+		return api.NewClient(p.base, &http.Client{Timeout: 10 * time.Second}), func() { p.kill(t) }
 	}
 	a, stopA := start("host-a", "tidb-a")
 	defer stopA()

@@ -172,6 +172,9 @@ func (c *client) query(ctx context.Context, q string, fn func(row) bool) error {
 		}
 		r := row{}
 		if err := json.Unmarshal(line, &r); err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return fmt.Errorf("victorialogs query: reading the answer: %w (timeout %v)", cerr, c.opts.Timeout)
+			}
 			return fmt.Errorf("victorialogs query: the answer was cut short or is not JSON lines (%w): %.200q", err, line)
 		}
 		if !fn(r) {

@@ -159,7 +159,7 @@ func TestClusterDownQueueDrains(t *testing.T) {
 	proxy, failed := flakyProxy(t, c.URL(), &budget)
 	dir := t.TempDir()
 	s, err := Open(Options{InsertURL: proxy, SelectURL: c.URL(), Exporter: "fault-a", QueueDir: dir, Policy: store.Policy{AllStatements: true},
-		FlushInterval: 50 * time.Millisecond, BatchSize: 2000, MaxBackoff: 300 * time.Millisecond, Timeout: 5 * time.Second})
+		FlushInterval: 50 * time.Millisecond, BatchSize: 2000, MaxBackoff: 300 * time.Millisecond, Timeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
