@@ -247,14 +247,21 @@ func FrontendTest() error {
 // TestShort is the inner loop: every test with the race detector and
 // -short, which skips the slow tests that start real servers and tools
 // (mariadbd, postgres, nginx, rsyslogd, promtool rule tests, Prometheus end
-// to end), the exporter binary's process tests and CPU measurements.
+// to end), the exporter binary's process tests and CPU measurements, and
+// the event store's and the API's scale tests (slowSkip), which take minutes
+// under the race detector.
 func TestShort() error {
-	args := []string{"test", "-race", "-short", "-count=1", "-timeout", "10m", "./..."}
+	args := []string{"test", "-race", "-short", "-count=1", "-timeout", "10m", "-skip", slowSkip, "./..."}
 	if testing := os.Getenv("DBSEC_TEST_FLAGS"); testing != "" {
 		args = append(args, strings.Fields(testing)...)
 	}
 	return sh.RunV("go", args...)
 }
+
+// slowSkip names the scale tests of the event store and the API that
+// testShort leaves out (each runs for 30 s to 2 min under -race on two
+// cores); go tool mage test runs them.
+const slowSkip = "^(TestIntegrity|TestRetention|TestAggregationsMatchBruteForce|TestInjectionThroughEveryFilter)$"
 
 // Bench generates a corpus of at least 1 M lines per TiDB format and prints
 // parse + classify + count throughput (lines/s and MB/s) on one core.

@@ -376,7 +376,8 @@ func TestRules(t *testing.T) {
 	}
 }
 
-var detectionExpr = regexp.MustCompile(`^increase\(dbsec_detections_total\{rule="([a-z0-9_]+)"\}\[\d+m\]\) > 0$`)
+// A rule whose info tier is not an alert (D14: audit turned on) excludes it.
+var detectionExpr = regexp.MustCompile(`^increase\(dbsec_detections_total\{rule="([a-z0-9_]+)"(?:,severity!="info")?\}\[\d+m\]\) > 0$`)
 
 // detectionAlerts maps each detection rule name to its alert rule.
 func detectionAlerts(t *testing.T) map[string]rule {

@@ -18,14 +18,7 @@ import (
 // allowedEmptyAPI lists the dbsec queries ("file: where") that may find
 // nothing in the samples' store, with the reason. Queries filtered on
 // products without sample lines are allowed too (logged).
-var allowedEmptyAPI = map[string]string{
-	"overview.json: panel Latest critical detections A": "the store keeps detections without their severity so far (/api/v1/detections has no severity), so a severity filter finds none",
-	// pkg/store writes drift rows with ts in nanoseconds (AddDriftChanges:
-	// UnixNano) but bounds queries in milliseconds (timeRange), so any
-	// query with from/to, as Grafana always sends, finds none.
-	"drift.json: panel Drift changes A":    "pkg/store bug: drift changes stored in ns, queried in ms; /api/v1/drift/changes with from/to is empty",
-	"drift.json: annotation Drift changes": "pkg/store bug: drift changes stored in ns, queried in ms; /api/v1/drift/changes with from/to is empty",
-}
+var allowedEmptyAPI = map[string]string{}
 
 // checkAPIQueries runs every dbsec query of the dashboards, at its default
 // variables, against the exporter's JSON API with the typed client, over

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,8 +65,10 @@ func newDetectRunner(ids *event.IDGen, onFinding func(*event.Detection), logger 
 // detectRules, before anything is stopped, so that a bad rule file leaves
 // the running detector alone) or the state file changed.
 func (r *detectRunner) apply(cfg *config.Config, rules detect.Rules, key string) (*detect.Detector, error) {
+	names := sourceNames(cfg)
 	if cfg.Detect.Enabled {
-		key += "|" + cfg.Detect.StateFile
+		// A changed set of sources changes the source label's values.
+		key += "|" + cfg.Detect.StateFile + "|" + strings.Join(names, "\x1f") + "|" + fmt.Sprint(serverKeys(cfg))
 	} else {
 		key = ""
 	}
@@ -87,6 +90,8 @@ func (r *detectRunner) apply(cfg *config.Config, rules detect.Rules, key string)
 		StatePath: cfg.Detect.StateFile,
 		IDGen:     r.ids,
 		Logger:    r.logger,
+		Sources:   names,
+		Servers:   serverKeys(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("detect: %w", err)
@@ -144,4 +149,24 @@ func (r *detectRunner) Collect(ch chan<- prometheus.Metric) {
 	if d != nil {
 		d.Collector().Collect(ch)
 	}
+}
+
+// sourceNames are the configured source names, the values of the source
+// label of dbsec_detections_total.
+func sourceNames(cfg *config.Config) []string {
+	out := make([]string, 0, len(cfg.Sources))
+	for _, s := range cfg.Sources {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// serverKeys maps every source to the server it belongs to ([[source]]
+// server, else its own name).
+func serverKeys(cfg *config.Config) map[string]string {
+	out := make(map[string]string, len(cfg.Sources))
+	for _, s := range cfg.Sources {
+		out[s.Name] = s.ServerKey()
+	}
+	return out
 }

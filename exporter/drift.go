@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -33,10 +34,17 @@ func driftChecker(cfg *config.Config) (*drift.Checker, error) {
 	for _, t := range d.Targets {
 		dt := drift.Target{Name: t.Name, Edition: t.Edition}
 		for _, f := range t.Files {
-			dt.Files = append(dt.Files, drift.FileSpec{Path: f})
+			k, err := config.DriftKind(t.Product, f)
+			if err != nil {
+				return nil, fmt.Errorf("drift target %s: %w", t.Name, err)
+			}
+			dt.Files = append(dt.Files, drift.FileSpec{Path: f, Kind: k})
 		}
-		if len(t.Versions) > 0 {
+		if len(t.Versions) > 0 || t.Version != "" {
 			dt.Versions = map[drift.Kind]string{}
+			if t.Version != "" {
+				dt.Versions[""] = t.Version
+			}
 			for k, v := range t.Versions {
 				dt.Versions[drift.Kind(k)] = v
 			}
@@ -147,4 +155,19 @@ func (d *driftRunner) Collect(ch chan<- prometheus.Metric) {
 	if c != nil {
 		c.Collect(ch)
 	}
+}
+
+// checkDriftFiles refuses drift target files the checks could not read
+// safely (devices, FIFOs, directories, files over drift.MaxFileBytes), so
+// that --config.check catches what would otherwise stop the exporter.
+func checkDriftFiles(cfg *config.Config) error {
+	var errs []error
+	for _, t := range cfg.Drift.Targets {
+		for _, f := range t.Files {
+			if err := drift.CheckFile(f); err != nil {
+				errs = append(errs, fmt.Errorf("drift target %q: %w", t.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -81,6 +81,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *configCheck {
+		if err := checkDriftFiles(cfg); err != nil {
+			printConfigErrors(stderr, err)
+			return 1
+		}
 		if cfg.Detect.Enabled {
 			if _, _, err := detectRules(cfg); err != nil {
 				printConfigErrors(stderr, err)
@@ -109,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 			// In memory only: a replay must not change the daemon's state.
-			d, err := detect.New(rules, detect.Options{IDGen: ids, Logger: logger})
+			d, err := detect.New(rules, detect.Options{IDGen: ids, Logger: logger, Sources: sourceNames(cfg), Servers: serverKeys(cfg)})
 			if err != nil {
 				logger.Error("detect", "err", err)
 				return 1

@@ -128,7 +128,7 @@ func TestOnce(t *testing.T) {
 			lv[l.GetName()] = l.GetValue()
 		}
 		if v := m.GetCounter().GetValue(); v != 0 {
-			dets = append(dets, fmt.Sprintf("dbsec_detections_total{rule=%q,severity=%q} %g", lv["rule"], lv["severity"], v))
+			dets = append(dets, fmt.Sprintf("dbsec_detections_total{source=%q,rule=%q,rule_id=%q,severity=%q} %g", lv["source"], lv["rule"], lv["rule_id"], lv["severity"], v))
 		} else {
 			zero++
 		}

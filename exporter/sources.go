@@ -17,6 +17,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/input/replay"
 	"github.com/dbsec/dbsec/pkg/parse"
 	"github.com/dbsec/dbsec/pkg/pipeline"
+	"github.com/dbsec/dbsec/pkg/store"
 	"github.com/dbsec/dbsec/pkg/tail"
 )
 
@@ -59,7 +60,7 @@ func replayOnce(ctx context.Context, cfg *config.Config, reg *collector.Registry
 		if len(files) == 0 {
 			logger.Warn("no file matches the source's path", "source_name", s.Name, "path", s.Path)
 		}
-		p := newPipeline(s, ms[i], stage, sinks, ids, logger)
+		p := newPipeline(s, ms[i], stage, waiting(ctx, sinks), ids, logger)
 		if err := p.Run(ctx, in); err != nil {
 			return err
 		}
@@ -91,6 +92,7 @@ type manager struct {
 type runningSource struct {
 	name, format string
 	p            *pipeline.Source
+	in           input.Input
 	up           atomic.Bool
 }
 
@@ -130,6 +132,7 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 		in, err := tail.New(tail.Config{
 			Paths:          []string{s.Path},
 			StartAt:        string(s.StartAt),
+			FollowSymlinks: s.FollowSymlinks,
 			CheckpointPath: filepath.Join(cpDir, s.Name+".json"),
 			Logger:         m.logger.With("source_name", s.Name),
 		})
@@ -168,9 +171,13 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 	m.cancel = cancel
 	m.running = m.running[:0]
 	for i, s := range cfg.Sources {
-		p := newPipeline(s, ms[i], stage, sinks, m.ids, m.logger)
+		srcSinks := sinks
+		if s.Listen == "" {
+			srcSinks = waiting(runCtx, sinks) // a file source waits for the store
+		}
+		p := newPipeline(s, ms[i], stage, srcSinks, m.ids, m.logger)
 		in := inputs[i]
-		rs := &runningSource{name: s.Name, format: s.Format.Name, p: p}
+		rs := &runningSource{name: s.Name, format: s.Format.Name, p: p, in: in}
 		rs.up.Store(true)
 		m.running = append(m.running, rs)
 		m.wg.Go(func() {
@@ -185,6 +192,28 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 		})
 	}
 	return nil
+}
+
+// waitSink hands events to a store that can wait for room: a file or replay
+// source then slows down instead of losing events when the store is behind.
+type waitSink struct {
+	ctx context.Context
+	w   store.Waiter
+}
+
+func (k waitSink) Consume(ev *event.Event) { _ = k.w.ConsumeWait(k.ctx, ev) }
+
+// waiting returns sinks with every store that can wait (store.Waiter)
+// wrapped in a waitSink bound to ctx.
+func waiting(ctx context.Context, sinks []pipeline.Sink) []pipeline.Sink {
+	out := make([]pipeline.Sink, len(sinks))
+	for i, k := range sinks {
+		if w, ok := k.(store.Waiter); ok {
+			k = waitSink{ctx, w}
+		}
+		out[i] = k
+	}
+	return out
 }
 
 func (m *manager) stopLocked() {

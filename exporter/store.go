@@ -18,6 +18,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/drift"
 	"github.com/dbsec/dbsec/pkg/export"
 	"github.com/dbsec/dbsec/pkg/finding"
+	"github.com/dbsec/dbsec/pkg/input"
 	"github.com/dbsec/dbsec/pkg/pipeline"
 	"github.com/dbsec/dbsec/pkg/store"
 	"github.com/dbsec/dbsec/pkg/store/sqlite"
@@ -99,7 +100,18 @@ func openStore(cfg *config.Config, logger *slog.Logger) (store.Engine, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	// The head checkpoint is signed with the drift snapshots' HMAC key when
+	// one is configured (else the store keeps its own key).
+	var headKey []byte
+	if cfg.Drift.HMACKeyFile != "" {
+		k, err := os.ReadFile(cfg.Drift.HMACKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("store: hmac key: %w", err)
+		}
+		headKey = []byte(strings.TrimSpace(string(k)))
+	}
 	return sqlite.Open(sqlite.Options{
+		HeadKey:   headKey,
 		Path:      cfg.Store.Path,
 		Retention: cfg.Store.Retention,
 		MaxBytes:  cfg.Store.MaxSize,
@@ -204,7 +216,13 @@ func (m *manager) sourceStatus() []api.SourceStatus {
 	defer m.mu.Unlock()
 	out := make([]api.SourceStatus, 0, len(m.running))
 	for _, r := range m.running {
-		out = append(out, api.SourceStatus{Name: r.name, Format: r.format, Up: r.up.Load(), Events: r.p.Events(), Errors: r.p.Errors()})
+		st := api.SourceStatus{Name: r.name, Format: r.format, Up: r.up.Load(), Events: r.p.Events(), Errors: r.p.Errors()}
+		if sr, ok := r.in.(input.StatsReporter); ok {
+			if is := sr.Stats(); is.FileInput {
+				st.FilesMatched = &is.Matched
+			}
+		}
+		out = append(out, st)
 	}
 	slices.SortFunc(out, func(a, b api.SourceStatus) int {
 		switch {

@@ -35,6 +35,9 @@ type SourceStatus struct {
 	Errors uint64 `json:"errors"`
 	// LagBytes is how far the source is behind its input, when known.
 	LagBytes int64 `json:"lag_bytes,omitempty"`
+	// FilesMatched is how many files a file source's path or glob matched
+	// at its last scan (absent for network sources); 0 is worth a look.
+	FilesMatched *int `json:"files_matched,omitempty"`
 }
 
 // Status is the answer of /api/v1/status.
@@ -60,6 +63,17 @@ type Options struct {
 	Redact func(string) string
 	Now    func() time.Time
 	Logger *slog.Logger
+	// MaxScans is how many scans (free-text q, connection_id and not_*
+	// event filters, integrity) run at once (default 2). The store's
+	// readers are shared with every other route, so scans must leave some
+	// free: cheap routes then stay fast while scans run.
+	MaxScans int
+	// ScanWait is how long a scan waits for a slot before the answer is
+	// 429 with Retry-After (default 2s).
+	ScanWait time.Duration
+	// ScanTimeout is the deadline of each scan (default 15s); beyond it
+	// the answer is 503 naming the parameter to narrow.
+	ScanTimeout time.Duration
 }
 
 // OpenAPI is the description of every route (openapi.yaml), also served at
@@ -69,9 +83,10 @@ type Options struct {
 var OpenAPI []byte
 
 type handler struct {
-	q    store.Querier
-	opts Options
-	mux  *http.ServeMux
+	q     store.Querier
+	opts  Options
+	mux   *http.ServeMux
+	scans chan struct{}
 }
 
 // NewHandler returns the handler of every /api/v1/ route. Mount it on a
@@ -92,7 +107,16 @@ func NewHandler(q store.Querier, opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{q: q, opts: opts, mux: http.NewServeMux()}
+	if opts.MaxScans <= 0 {
+		opts.MaxScans = 2
+	}
+	if opts.ScanWait <= 0 {
+		opts.ScanWait = 2 * time.Second
+	}
+	if opts.ScanTimeout <= 0 {
+		opts.ScanTimeout = 15 * time.Second
+	}
+	h := &handler{q: q, opts: opts, mux: http.NewServeMux(), scans: make(chan struct{}, opts.MaxScans)}
 	h.route("/api/v1/events", h.events)
 	h.route("/api/v1/events/{id}", h.event)
 	h.route("/api/v1/series", h.series)
@@ -153,6 +177,9 @@ func (h *handler) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	var pe *store.ParamError
 	switch {
 	case errors.As(err, &ae):
+		if ae.RetryAfter != "" {
+			w.Header().Set("Retry-After", ae.RetryAfter)
+		}
 		writeJSON(w, ae.Status, ae)
 	case errors.As(err, &pe):
 		writeJSON(w, http.StatusBadRequest, &Error{Param: pe.Param, Message: pe.Error()})
@@ -181,10 +208,52 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func (h *handler) clean(evs ...*event.Event) {
 	for _, ev := range evs {
+		// Every text field, as the store and the export do; Options.Redact
+		// comes on top for statement, raw and reason.
+		redact.Event(ev)
 		ev.Statement = h.opts.Redact(ev.Statement)
 		ev.Raw = h.opts.Redact(ev.Raw)
 		ev.Reason = h.opts.Redact(ev.Reason)
 	}
+}
+
+// scan runs fn as a scan: in one of Options.MaxScans slots (waiting at
+// most ScanWait for one: 429 with Retry-After) and within ScanTimeout
+// (503 naming param, the parameter to narrow).
+func (h *handler) scan(ctx context.Context, param string, fn func(ctx context.Context) (any, error)) (any, error) {
+	t := time.NewTimer(h.opts.ScanWait)
+	defer t.Stop()
+	select {
+	case h.scans <- struct{}{}:
+		defer func() { <-h.scans }()
+	case <-t.C:
+		return nil, &Error{Status: http.StatusTooManyRequests, Param: param, RetryAfter: "5",
+			Message: fmt.Sprintf("%d scans are running (free-text q, connection_id, not_* filters, integrity): retry later", h.opts.MaxScans)}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	sctx, cancel := context.WithTimeout(ctx, h.opts.ScanTimeout)
+	defer cancel()
+	out, err := fn(sctx)
+	if errors.Is(err, context.DeadlineExceeded) || (err == nil && sctx.Err() != nil && ctx.Err() == nil) {
+		return nil, &Error{Status: http.StatusServiceUnavailable, Param: param, RetryAfter: "5",
+			Message: fmt.Sprintf("the scan did not finish within %v: narrow the time range (from, to) or the filters", h.opts.ScanTimeout)}
+	}
+	return out, err
+}
+
+// scanParam names the parameter that makes an event query a scan ("" if
+// it is not one).
+func scanParam(f store.Filter) string {
+	switch {
+	case f.Q != "":
+		return "q"
+	case len(f.ConnectionID) > 0:
+		return "connection_id"
+	case f.Not != nil:
+		return "not"
+	}
+	return ""
 }
 
 func (h *handler) events(ctx context.Context, p *parser, _ *http.Request) (any, error) {
@@ -192,9 +261,18 @@ func (h *handler) events(ctx context.Context, p *parser, _ *http.Request) (any, 
 	if p.err != nil {
 		return nil, p.err
 	}
-	page, err := h.q.Events(ctx, q)
-	h.clean(page.Events...)
-	return wireEventPage(page), err
+	run := func(ctx context.Context) (any, error) {
+		page, err := h.q.Events(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		h.clean(page.Events...)
+		return wireEventPage(page), nil
+	}
+	if param := scanParam(q.Filter); param != "" {
+		return h.scan(ctx, param, run)
+	}
+	return run(ctx)
 }
 
 func (h *handler) event(ctx context.Context, p *parser, r *http.Request) (any, error) {
@@ -314,8 +392,13 @@ func (h *handler) integrity(ctx context.Context, p *parser, _ *http.Request) (an
 	if q.Start > 0 && q.End > 0 && q.Start > q.End {
 		return nil, badParam("start", "must not be after end")
 	}
-	r, err := h.q.Integrity(ctx, q)
-	return wireIntegrity(r), err
+	return h.scan(ctx, "start", func(ctx context.Context) (any, error) {
+		r, err := h.q.Integrity(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		return wireIntegrity(r), nil
+	})
 }
 
 func (h *handler) status(_ context.Context, _ *parser, _ *http.Request) (any, error) {

@@ -20,9 +20,11 @@ import (
 // 400) and a message. Handlers answer it as JSON {"error", "param"}; the
 // client returns it.
 type Error struct {
-	Status  int    `json:"-"`
-	Param   string `json:"param,omitempty"`
-	Message string `json:"error"`
+	Status int `json:"-"`
+	// RetryAfter, if set, is sent as the Retry-After header (seconds).
+	RetryAfter string `json:"-"`
+	Param      string `json:"param,omitempty"`
+	Message    string `json:"error"`
 }
 
 func (e *Error) Error() string {
@@ -192,6 +194,11 @@ func (p *parser) timeParam(name string) time.Time {
 	t, err := parseTime(s)
 	if err != nil {
 		p.fail(badParam(name, "invalid time %q: %v", clip(s), err))
+		return t
+	}
+	if !event.TimeInRange(t) {
+		p.fail(badParam(name, "time %q is outside the supported range (%s to %s)", clip(s),
+			event.MinTime.Format(time.RFC3339), event.MaxTime.Format(time.RFC3339)))
 	}
 	return t
 }

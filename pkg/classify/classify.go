@@ -75,6 +75,9 @@ func Statement(sql string) event.Action {
 		}
 		// SET name = …, SET SESSION …, SET NAMES …: the session's own state.
 		return event.ActionSetSession
+	case "RESET", "DISCARD":
+		// PostgreSQL RESET name / RESET ALL / DISCARD ALL: session state.
+		return event.ActionSetSession
 	case "USE":
 		return event.ActionUse
 	case "SHOW":
@@ -123,7 +126,11 @@ func create(s *scanner) event.Action {
 			return event.ActionCreateUser
 		case "ROLE", "GROUP":
 			return event.ActionCreateRole
-		case "OR", "REPLACE", "TEMPORARY", "TEMP", "GLOBAL", "LOCAL", "UNIQUE", "FULLTEXT", "SPATIAL",
+		case "BINDING", "DNODE", "MNODE", "QNODE", "SNODE":
+			// TiDB plan bindings, TDengine cluster nodes: server
+			// administration, not schema.
+			return event.ActionConfigChange
+		case "OR", "REPLACE", "TEMPORARY", "TEMP", "GLOBAL", "SESSION", "LOCAL", "UNIQUE", "FULLTEXT", "SPATIAL",
 			"UNLOGGED", "MATERIALIZED", "RECURSIVE", "CLUSTERED", "NONCLUSTERED", "EXTERNAL":
 			continue
 		case "ALGORITHM", "DEFINER":
@@ -186,7 +193,9 @@ func drop(s *scanner) event.Action {
 			return event.ActionDropUser
 		case "ROLE", "GROUP":
 			return event.ActionDropRole
-		case "TEMPORARY", "MATERIALIZED":
+		case "BINDING", "DNODE", "MNODE", "QNODE", "SNODE":
+			return event.ActionConfigChange
+		case "TEMPORARY", "MATERIALIZED", "GLOBAL", "SESSION":
 			continue
 		}
 		return event.ActionDropOther
@@ -341,6 +350,7 @@ var keywords = func() map[string]string {
 		"GLOBAL", "LOCAL", "UNIQUE", "FULLTEXT", "SPATIAL", "UNLOGGED", "MATERIALIZED", "RECURSIVE", "CLUSTERED",
 		"NONCLUSTERED", "EXTERNAL", "ALGORITHM", "DEFINER", "SQL", "SYSTEM", "INSTANCE", "DNODE", "ALL",
 		"CLUSTER", "ONLINE", "OFFLINE", "IGNORE", "TABLES", "PERSIST", "PERSIST_ONLY", "PASSWORD", "DEFAULT",
+		"BINDING", "SESSION", "MNODE", "QNODE", "SNODE", "RESET", "DISCARD",
 	} {
 		m[k] = k
 	}

@@ -41,8 +41,8 @@ func Metrics() []Metric {
 var (
 	mEvents       = Metric{"dbsec_events_total", "counter", "Audit events by security category and outcome.", []string{"category", "outcome"}}
 	mLogins       = Metric{"dbsec_login_attempts_total", "counter", "Login attempts by outcome (a failed login written as several lines counts once).", []string{"outcome"}}
-	mDDL          = Metric{"dbsec_ddl_statements_total", "counter", "DDL statements by action; statements refused for lack of privilege count in dbsec_access_denied_total instead.", []string{"action"}}
-	mPriv         = Metric{"dbsec_privilege_changes_total", "counter", "Privilege changes (GRANT, REVOKE, CREATE/ALTER/DROP USER, SET PASSWORD …) by action; refused ones count in dbsec_access_denied_total instead.", []string{"action"}}
+	mDDL          = Metric{"dbsec_ddl_statements_total", "counter", "DDL statements that changed the schema, by action; failed ones (refused, erroneous) count only in dbsec_events_total with outcome failure.", []string{"action"}}
+	mPriv         = Metric{"dbsec_privilege_changes_total", "counter", "Privilege changes that happened (GRANT, REVOKE, CREATE/ALTER/DROP USER, SET PASSWORD …) by action; failed ones (refused, erroneous) count only in dbsec_events_total with outcome failure.", []string{"action"}}
 	mStatements   = Metric{"dbsec_statements_total", "counter", "SQL statements by class, refused ones included.", []string{"class"}}
 	mDenied       = Metric{"dbsec_access_denied_total", "counter", "Statements and logins refused for lack of privilege.", nil}
 	mDuration     = Metric{"dbsec_query_duration_seconds", "histogram", "Statement duration, where the format records it.", nil}
@@ -51,15 +51,18 @@ var (
 	mLines        = Metric{"dbsec_lines_read_total", "counter", "Lines read from the source.", nil}
 	mBytes        = Metric{"dbsec_bytes_read_total", "counter", "Bytes read from the source, newlines included.", nil}
 	mParseErrors  = Metric{"dbsec_parse_errors_total", "counter", "Records that could not be parsed, by reason.", []string{"reason"}}
+	mSkipped      = Metric{"dbsec_records_skipped_total", "counter", "Well-formed records the format sets aside on purpose (TiDB slow-log internal statements; docs/formats.md).", nil}
 	mUp           = Metric{"dbsec_source_up", "gauge", "1 while the source's input is running without error.", nil}
 	mLag          = Metric{"dbsec_source_lag_bytes", "gauge", "Bytes written to the source's files but not read yet.", nil}
 	mRotations    = Metric{"dbsec_source_rotations_total", "counter", "File rotations followed.", nil}
 	mTruncations  = Metric{"dbsec_source_truncations_total", "counter", "File truncations detected (copytruncate).", nil}
 	mReadErrors   = Metric{"dbsec_source_read_errors_total", "counter", "Read and watch errors of the source's input.", nil}
+	mMatched      = Metric{"dbsec_source_files_matched", "gauge", "Files the source's path or glob matched at the last scan (0: it matches nothing).", nil}
+	mLongLines    = Metric{"dbsec_source_lines_cut_total", "counter", "Lines longer than the line limit, cut to it.", nil}
 
 	metricList = []Metric{
 		mEvents, mLogins, mDDL, mPriv, mStatements, mDenied, mDuration, mRowsReturned, mRowsAffected,
-		mLines, mBytes, mParseErrors, mUp, mLag, mRotations, mTruncations, mReadErrors,
+		mLines, mBytes, mParseErrors, mSkipped, mUp, mLag, mRotations, mTruncations, mReadErrors, mMatched, mLongLines,
 		{"dbsec_exporter_build_info", "gauge", "A metric with a constant '1' value labeled by version, revision, branch, goversion, goos, goarch and tags.", []string{"version", "revision", "branch", "goversion", "goos", "goarch", "tags"}},
 		{"dbsec_config_last_reload_successful", "gauge", "1 if the last configuration load succeeded.", nil},
 		{"dbsec_config_last_reload_success_timestamp_seconds", "gauge", "Time of the last successful configuration load.", nil},
@@ -90,6 +93,7 @@ type Source struct {
 
 	lines, bytes atomic.Uint64
 	parseErrors  [parse.NumReasons]atomic.Uint64
+	skipped      atomic.Uint64
 	up           atomic.Int32
 
 	mu    sync.Mutex
@@ -114,13 +118,19 @@ func (s *Source) Count(ev *event.Event) {
 	}
 	s.events[c][o].Add(1)
 	// The verb's own category, which an access denial or failure hides.
+	// The DDL and privilege-change counters count changes that happened:
+	// a statement that failed (refused, a syntax error, CREATE USER of an
+	// account that exists) changed nothing and is seen in
+	// dbsec_events_total{outcome="failure"} only. An unknown outcome (a
+	// format that does not record it) counts.
 	verb := a.Category()
+	changed := c != event.CategoryAccessDenied && o != event.OutcomeFailure
 	switch {
 	case c == event.CategoryLogin:
 		s.logins[o].Add(1)
-	case verb == event.CategoryDDL && c != event.CategoryAccessDenied:
+	case verb == event.CategoryDDL && changed:
 		s.ddl[a].Add(1)
-	case verb == event.CategoryPrivilegeChange && c != event.CategoryAccessDenied:
+	case verb == event.CategoryPrivilegeChange && changed:
 		s.priv[a].Add(1)
 	}
 	if c == event.CategoryAccessDenied {
@@ -157,6 +167,9 @@ func (s *Source) ParseError(r parse.Reason) {
 	}
 	s.parseErrors[r].Add(1)
 }
+
+// Skipped counts one record the parser set aside on purpose (parse.Skip).
+func (s *Source) Skipped() { s.skipped.Add(1) }
 
 // SetUp sets dbsec_source_up.
 func (s *Source) SetUp(up bool) {
@@ -256,7 +269,9 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 	dStatements, dDenied := desc(mStatements), desc(mDenied)
 	dDuration, dRowsRet, dRowsAff := desc(mDuration), desc(mRowsReturned), desc(mRowsAffected)
 	dLines, dBytes, dParse, dUp, dLag := desc(mLines), desc(mBytes), desc(mParseErrors), desc(mUp), desc(mLag)
+	dSkipped := desc(mSkipped)
 	dRot, dTrunc, dErr := desc(mRotations), desc(mTruncations), desc(mReadErrors)
+	dMatched, dLong := desc(mMatched), desc(mLongLines)
 
 	names := make([]string, 0, len(r.sources))
 	for n := range r.sources {
@@ -303,6 +318,7 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 		for rs := range parse.NumReasons {
 			counter(dParse, s.parseErrors[rs].Load(), lv, rs.String())
 		}
+		counter(dSkipped, s.skipped.Load(), lv)
 		gauge(dUp, float64(s.up.Load()), lv)
 		s.mu.Lock()
 		st := s.stats
@@ -315,6 +331,10 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 		counter(dRot, stats.Rotations, lv)
 		counter(dTrunc, stats.Truncations, lv)
 		counter(dErr, stats.Errors, lv)
+		if stats.FileInput {
+			gauge(dMatched, float64(stats.Matched), lv)
+			counter(dLong, stats.LongLines, lv)
+		}
 	}
 }
 

@@ -24,6 +24,11 @@ func TestCount(t *testing.T) {
 		{Category: event.CategoryDDL, Action: event.ActionDropTable, Outcome: event.OutcomeSuccess, Duration: 0.2, HasDuration: true},
 		{Category: event.CategoryAccessDenied, Action: event.ActionDropTable, Outcome: event.OutcomeFailure, Rows: 0, HasRows: true},
 		{Category: event.CategoryPrivilegeChange, Action: event.ActionGrant, Outcome: event.OutcomeSuccess},
+		// A GRANT with a syntax error and a CREATE USER of an existing
+		// account changed nothing.
+		{Category: event.CategoryPrivilegeChange, Action: event.ActionGrant, Outcome: event.OutcomeFailure},
+		{Category: event.CategoryPrivilegeChange, Action: event.ActionCreateUser, Outcome: event.OutcomeFailure},
+		{Category: event.CategoryDDL, Action: event.ActionCreateTable, Outcome: event.OutcomeFailure},
 		{Category: event.CategoryRead, Action: event.ActionSelect, Outcome: event.OutcomeSuccess, Rows: 42, HasRows: true},
 		{Category: event.CategoryDMLWrite, Action: event.ActionDelete, Outcome: event.OutcomeSuccess, Rows: 7, HasRows: true},
 	} {
@@ -66,8 +71,24 @@ dbsec_bytes_read_total{cluster="",source="b",system="mariadb"} 0
 	if v := testutil.ToFloat64(counterOf(t, reg, "dbsec_ddl_statements_total", "action", "drop_table", "source", "a")); v != 1 {
 		t.Errorf("ddl drop_table = %v, want 1", v)
 	}
-	if v := testutil.ToFloat64(counterOf(t, reg, "dbsec_statements_total", "class", "ddl", "source", "a")); v != 2 {
-		t.Errorf("statements ddl = %v, want 2", v)
+	if v := testutil.ToFloat64(counterOf(t, reg, "dbsec_statements_total", "class", "ddl", "source", "a")); v != 3 {
+		t.Errorf("statements ddl = %v, want 3", v)
+	}
+	// Failed statements count as events and statements, not as changes.
+	for _, c := range []struct {
+		name, action string
+		want         float64
+	}{
+		{"dbsec_privilege_changes_total", "grant", 1},
+		{"dbsec_privilege_changes_total", "create_user", 0},
+		{"dbsec_ddl_statements_total", "create_table", 0},
+	} {
+		if v := testutil.ToFloat64(counterOf(t, reg, c.name, "action", c.action, "source", "a")); v != c.want {
+			t.Errorf("%s{action=%q} = %v, want %v", c.name, c.action, v, c.want)
+		}
+	}
+	if v := testutil.ToFloat64(counterOf(t, reg, "dbsec_events_total", "category", "privilege_change", "outcome", "failure", "source", "a")); v != 2 {
+		t.Errorf("failed privilege changes = %v, want 2", v)
 	}
 	// Lint the whole exposition like promtool check metrics does.
 	problems, err := promlint.NewWithMetricFamilies(gather(t, reg)).Lint()

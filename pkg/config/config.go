@@ -18,6 +18,8 @@ import (
 	"github.com/alecthomas/units"
 	"github.com/prometheus/common/model"
 
+	"github.com/dbsec/dbsec/pkg/drift"
+	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/parse"
 	"github.com/dbsec/dbsec/pkg/parse/formats"
 	"github.com/dbsec/dbsec/pkg/parse/tdengineaudit"
@@ -61,8 +63,16 @@ type Drift struct {
 // DriftTarget is one checked installation: its config files, and the
 // product versions that select defaults and rules.
 type DriftTarget struct {
-	Name     string
-	Files    []string
+	Name  string
+	Files []string
+	// Product names what the files configure (tidb, tikv, pd, tdengine,
+	// taosadapter, taoskeeper, redash) when their names do not say it;
+	// "" means from each file's name, and a file whose name says nothing
+	// is a configuration error.
+	Product string
+	// Version is the product version of every file of the target (the
+	// per-kind Versions win).
+	Version  string
 	Versions map[string]string // kind → version, e.g. tidb = "8.5.0"
 	Edition  string            // TDengine: community (default) or enterprise
 }
@@ -150,6 +160,10 @@ type Source struct {
 	// DockerPrefix strips the "<service> | " that `docker compose logs`
 	// puts before every line.
 	DockerPrefix bool
+	// FollowSymlinks says which symbolic links among the matched files
+	// are read: "inside" (default) only those whose target is inside the
+	// directory of the path, "always", or "never".
+	FollowSymlinks string
 	// Listen receives syslog instead of following files:
 	// udp://host:port, tcp://host:port or tls://host:port. Exclusive with
 	// Path. TLS needs TLSCertFile and TLSKeyFile.
@@ -158,6 +172,20 @@ type Source struct {
 	Listen      string
 	TLSCertFile string
 	TLSKeyFile  string
+	// Server names the database server this source's log belongs to.
+	// Sources with one server (TiDB's audit log and tidb.log) share the
+	// detectors' state (failures in one log, the success in the other)
+	// and a statement seen in both is evaluated once. Empty is the source
+	// name: a server of its own.
+	Server string
+}
+
+// ServerKey is the server the source belongs to: Server, or its name.
+func (s Source) ServerKey() string {
+	if s.Server != "" {
+		return s.Server
+	}
+	return s.Name
 }
 
 // IsHTTPReceiver reports whether the source is the TDengine audit receiver
@@ -349,8 +377,21 @@ func (l *loader) config(raw map[string]any) *Config {
 				continue
 			}
 			seen := map[string]string{}
+			type srv struct {
+				system event.System
+				source string
+			}
+			servers := map[string]srv{}
 			for i, t := range arr {
 				s := l.source(fmt.Sprintf("source.%d", i), t)
+				if s.Server != "" && s.Format.Name != "" {
+					if prev, ok := servers[s.Server]; ok && prev.system != s.Format.System {
+						l.errorf(fmt.Sprintf("source.%d.server", i), true, "server %q joins source %q (%s) with source %q (%s): the logs of one server come from one product",
+							s.Server, s.Name, s.Format.System, prev.source, prev.system)
+					} else if !ok {
+						servers[s.Server] = srv{s.Format.System, s.Name}
+					}
+				}
 				if s.Name != "" {
 					if prev, dup := seen[s.Name]; dup {
 						l.errorf(fmt.Sprintf("source.%d.name", i), true, "source name %q is already used at %s", s.Name, prev)
@@ -374,14 +415,15 @@ func (l *loader) config(raw map[string]any) *Config {
 }
 
 var (
-	nameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
-	labelRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	versionRE = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+){0,3}([-+][0-9A-Za-z.-]+)?$`)
+	nameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
+	labelRE   = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 )
 
 // reservedLabels are label names dbsec itself uses on some series.
 var reservedLabels = map[string]bool{
 	"source": true, "system": true, "category": true, "outcome": true, "action": true, "class": true,
-	"reason": true, "rule": true, "severity": true, "target": true, "le": true, "instance": true, "job": true,
+	"reason": true, "rule": true, "rule_id": true, "severity": true, "target": true, "le": true, "instance": true, "job": true,
 }
 
 func (l *loader) source(p string, t map[string]any) Source {
@@ -432,6 +474,18 @@ func (l *loader) source(p string, t map[string]any) Source {
 			s.LinePrefix = l.str(kp, v)
 		case "docker_prefix":
 			s.DockerPrefix = l.boolean(kp, v)
+		case "server":
+			s.Server = l.str(kp, v)
+			if s.Server != "" && !nameRE.MatchString(s.Server) {
+				l.errorf(kp, true, "server %q must start with a letter or digit and contain only letters, digits and _ . : -", s.Server)
+			}
+		case "follow_symlinks":
+			switch x := l.str(kp, v); x {
+			case "inside", "always", "never":
+				s.FollowSymlinks = x
+			default:
+				l.errorf(kp, true, "follow_symlinks must be \"inside\" (links whose target is in the path's directory), \"always\" or \"never\", not %q", x)
+			}
 		case "labels":
 			lt, ok := v.(map[string]any)
 			if !ok {
@@ -545,6 +599,16 @@ func (l *loader) drift(p string, t map[string]any, d Drift) Drift {
 						for _, vk := range sortedKeys(vt) {
 							dt.Versions[vk] = l.str(tkp, vt[vk])
 						}
+					case "product":
+						dt.Product = strings.ToLower(l.str(tkp, tt[tk]))
+						if _, err := DriftKind(dt.Product, ""); err != nil {
+							l.errorf(tkp, true, "%v", err)
+						}
+					case "version":
+						dt.Version = l.str(tkp, tt[tk])
+						if !versionRE.MatchString(dt.Version) {
+							l.errorf(tkp, true, "version %q is not a version number such as \"8.5.0\" or \"v7.5.1\"", dt.Version)
+						}
 					case "edition":
 						dt.Edition = l.str(tkp, tt[tk])
 						if dt.Edition != "community" && dt.Edition != "enterprise" {
@@ -563,6 +627,13 @@ func (l *loader) drift(p string, t map[string]any, d Drift) Drift {
 				seen[dt.Name] = true
 				if len(dt.Files) == 0 {
 					l.errorf(tp, false, "drift target %q has no files", dt.Name)
+				}
+				if dt.Product == "" {
+					for _, f := range dt.Files {
+						if drift.DetectKind(f) == "" {
+							l.errorf(tp+".files", true, "drift target %q: the name of %s does not say which product it configures: set product = \"tidb\" (or tikv, pd, tdengine, taosadapter, taoskeeper, redash)", dt.Name, f)
+						}
+					}
 				}
 				d.Targets = append(d.Targets, dt)
 			}
@@ -769,4 +840,28 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// DriftKind is the drift kind of a target file: what its name says within
+// the product's family, else the product's own kind; with no product, what
+// its name says ("" when it says nothing).
+func DriftKind(product, path string) (drift.Kind, error) {
+	detected := drift.DetectKind(path)
+	switch product {
+	case "":
+		return detected, nil
+	case "redash":
+		if detected == drift.KindCompose {
+			return detected, nil
+		}
+		return drift.KindDotenv, nil
+	}
+	k, err := drift.ParseKind(product)
+	if err != nil {
+		return "", fmt.Errorf("unknown product %q (known: tidb, tikv, pd, tdengine, taosadapter, taoskeeper, redash)", product)
+	}
+	if k == drift.KindTaosCfg && (detected == drift.KindTaosAdapter || detected == drift.KindTaosKeeper) {
+		return detected, nil // a TDengine target holds taos.cfg and its companions
+	}
+	return k, nil
 }

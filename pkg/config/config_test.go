@@ -147,3 +147,133 @@ bad.toml:12:1: unknown key "bogus" in [store.victorialogs]`
 		t.Errorf("missing insert_url: %v", err)
 	}
 }
+
+// TestServerKey: sources that read one server's logs share a server key;
+// one key cannot join the logs of two products, and the error says where.
+func TestServerKey(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "c.toml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfg, err := Load(write(`
+[[source]]
+name = "tidb-1-audit"
+format = "tidb-audit-plugin"
+path = "/var/log/tidb/tidb-audit.log"
+server = "tidb-1"
+
+[[source]]
+name = "tidb-1-log"
+format = "tidb-log"
+path = "/var/log/tidb/tidb.log"
+server = "tidb-1"
+
+[[source]]
+name = "maria"
+format = "mariadb-audit"
+path = "/var/lib/mysql/server_audit.log"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{cfg.Sources[0].ServerKey(), cfg.Sources[1].ServerKey(), cfg.Sources[2].ServerKey()}
+	if strings.Join(got, ",") != "tidb-1,tidb-1,maria" {
+		t.Errorf("server keys %v", got)
+	}
+	_, err = Load(write(`
+[[source]]
+name = "tidb-1-log"
+format = "tidb-log"
+path = "/var/log/tidb/tidb.log"
+server = "db-1"
+
+[[source]]
+name = "maria"
+format = "mariadb-audit"
+path = "/var/lib/mysql/server_audit.log"
+server = "db-1"
+`))
+	if err == nil || !strings.Contains(err.Error(), `c.toml:12:10: server "db-1" joins source "maria" (mariadb) with source "tidb-1-log" (tidb)`) {
+		t.Errorf("mixed products: %v", err)
+	}
+	_, err = Load(write(`
+[[source]]
+name = "x"
+format = "tidb-log"
+path = "/var/log/tidb/tidb.log"
+server = "bad name"
+`))
+	if err == nil || !strings.Contains(err.Error(), `c.toml:6:10: server "bad name" must start`) {
+		t.Errorf("bad server name: %v", err)
+	}
+}
+
+// TestDriftProduct: a drift target names its product and version; without
+// a product, a file whose name does not say what it configures is refused
+// at the line of files.
+func TestDriftProduct(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "c.toml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfg, err := Load(write(`
+[[drift.target]]
+name = "tidb-2"
+files = ["/srv/tidb-2/conf/server.conf"]
+product = "TiDB"
+version = "v7.5.1"
+
+[[drift.target]]
+name = "taos"
+files = ["/etc/taos/taos.cfg", "/etc/taos/taosadapter.toml"]
+product = "tdengine"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.Drift.Targets[0]
+	if d.Product != "tidb" || d.Version != "v7.5.1" {
+		t.Errorf("target = %+v", d)
+	}
+	for _, c := range []struct{ product, path, want string }{
+		{"tidb", "/srv/tidb-2/conf/server.conf", "tidb"},
+		{"tdengine", "/etc/taos/taos.cfg", "taoscfg"},
+		{"tdengine", "/etc/taos/taosadapter.toml", "taosadapter"},
+		{"redash", "/opt/redash/env", "dotenv"},
+		{"redash", "/opt/redash/docker-compose.yml", "compose"},
+		{"", "/etc/tidb/tidb.toml", "tidb"},
+		{"", "/srv/x/server.conf", ""},
+	} {
+		if k, err := DriftKind(c.product, c.path); err != nil || string(k) != c.want {
+			t.Errorf("DriftKind(%q, %q) = %q, %v; want %q", c.product, c.path, k, err, c.want)
+		}
+	}
+	_, err = Load(write(`
+[[drift.target]]
+name = "tidb-2"
+files = ["/srv/tidb-2/conf/server.conf"]
+
+[[drift.target]]
+name = "x"
+files = ["/etc/tidb/tidb.toml"]
+product = "oracle"
+version = "latest"
+`))
+	for _, want := range []string{
+		`c.toml:4:9: drift target "tidb-2": the name of /srv/tidb-2/conf/server.conf does not say which product it configures: set product = "tidb"`,
+		`c.toml:9:11: unknown product "oracle"`,
+		`c.toml:10:11: version "latest" is not a version number`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in:\n%v", want, err)
+		}
+	}
+}

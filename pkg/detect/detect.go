@@ -41,6 +41,27 @@ type Options struct {
 	// cache.
 	Analyzer *sqlx.Analyzer
 	Logger   *slog.Logger
+	// Sources are the configured source names: the source label of
+	// dbsec_detections_total is one of them (pre-initialised to 0 for
+	// every enabled rule) or OtherSource.
+	Sources []string
+	// Servers maps a source to the database server whose log it reads
+	// (config [[source]] server). The detectors' state is keyed by server,
+	// so that one server's failures and successes meet across its logs,
+	// and a statement or login that two sources of one server both record
+	// (same connection id, verb, objects, within DedupWindow) is evaluated
+	// once. A source missing here is a server of its own.
+	Servers map[string]string
+}
+
+// DedupWindow is how far apart in time two logs of one server may record
+// the same statement or login.
+const DedupWindow = 5 * time.Second
+
+// seen is the last sighting of a statement or login of one server.
+type seen struct {
+	t   int64
+	src string
 }
 
 // Detector runs the enabled rules over events. It is safe for concurrent
@@ -74,6 +95,9 @@ type Detector struct {
 	errIP    *tracker[ring]
 	rdLogin  *tracker[ring]
 	rdDenied *tracker[ring]
+	rd404    *tracker[ring]
+	dedup    *tracker[seen]
+	shared   map[string]bool // servers read by more than one source
 
 	trackers []trackerStats
 
@@ -86,6 +110,8 @@ type Detector struct {
 	topk   [numDims]*spaceSaving
 	mcache map[matchKey]bool
 	codes  map[string]bool
+	// url is the scratch buffer of decodeRequest.
+	url []byte
 }
 
 // winSum is a sum over a window anchored at its first event.
@@ -145,8 +171,18 @@ func New(rules Rules, opts Options) (*Detector, error) {
 	d.errIP = newTracker[ring]("sql_errors_by_ip", c, win(rD34))
 	d.rdLogin = newTracker[ring]("redash_login_by_ip", c, max(win(rD35), 15*time.Minute))
 	d.rdDenied = newTracker[ring]("redash_denied_by_ip", c, win(rD36))
+	d.rd404 = newTracker[ring]("redash_not_found_by_ip", c, win(rD37))
+	d.dedup = newTracker[seen]("same_server_dedup", c, DedupWindow)
+	d.shared = map[string]bool{}
+	perServer := map[string]int{}
+	for _, srv := range opts.Servers {
+		perServer[srv]++
+		if perServer[srv] > 1 {
+			d.shared[srv] = true
+		}
+	}
 	d.trackers = []trackerStats{d.supp, d.failUser, d.failIP, d.spray, d.distUser, d.unexpIP, d.dropAct, d.ddlUser,
-		d.rowsUser, d.wiped, d.volUser, d.qUser, d.catUser, d.errUser, d.errIP, d.rdLogin, d.rdDenied}
+		d.rowsUser, d.wiped, d.volUser, d.qUser, d.catUser, d.errUser, d.errIP, d.rdLogin, d.rdDenied, d.rd404, d.dedup}
 
 	n := d.set.NoveltyCapacity
 	r7, r19, r29, r33 := d.rc[rD07], d.rc[rD19], d.rc[rD29], d.rc[rD33]
@@ -186,6 +222,7 @@ type evalCtx struct {
 	ip      netip.Addr
 	hasIP   bool
 	src     string
+	srv     string // the server: Options.Servers of the source, or the source
 	userKey string
 	ipKey   string
 	priv    bool
@@ -223,12 +260,16 @@ func (d *Detector) consume(ev *event.Event) {
 	if ev.ID == "" && d.opts.IDGen != nil {
 		ev.ID = d.opts.IDGen.Next(ev.Time)
 	}
-	c := evalCtx{ev: ev, now: now, src: ev.Source}
+	srv := ev.Source
+	if s := d.opts.Servers[ev.Source]; s != "" {
+		srv = s
+	}
+	c := evalCtx{ev: ev, now: now, src: ev.Source, srv: srv}
 	if ip, err := netip.ParseAddr(ev.ClientIP); err == nil {
 		c.ip, c.hasIP = ip.Unmap(), true
 	}
-	c.userKey = ev.Source + "\x1f" + ev.User
-	c.ipKey = ev.Source + "\x1f" + ev.ClientIP
+	c.userKey = srv + "\x1f" + ev.User
+	c.ipKey = srv + "\x1f" + ev.ClientIP
 	c.priv = ev.User != "" && d.match(d.set.PrivilegedUsers, strings.ToLower(ev.User))
 	c.svc = ev.User != "" && d.match(d.set.ServiceUsers, strings.ToLower(ev.User))
 
@@ -240,15 +281,27 @@ func (d *Detector) consume(ev *event.Event) {
 	isLogin := ev.Action == event.ActionConnect || ev.Action == event.ActionChangeUser ||
 		(ev.Category == event.CategoryLogin && !ev.Action.IsStatement())
 	switch {
-	case isLogin && ev.Outcome == event.OutcomeFailure:
-		d.authFailure(&c)
-	case isLogin && ev.Outcome == event.OutcomeSuccess:
-		d.authSuccess(&c)
+	case isLogin && (ev.Outcome == event.OutcomeFailure || ev.Outcome == event.OutcomeSuccess):
+		if d.duplicate(&c, "L"+ev.Action.String()+ev.Outcome.String()+"\x1f"+strings.ToLower(ev.User)) {
+			return
+		}
+		if ev.Outcome == event.OutcomeFailure {
+			d.authFailure(&c)
+		} else {
+			d.authSuccess(&c)
+		}
 	case ev.Statement != "":
 		a := d.an.Analyze(ev.Statement, sqlx.DialectOf(ev.System))
 		c.a = &a
 		if ev.Digest == "" {
 			ev.Digest = a.Digest
+		}
+		act := a.Action
+		if act == event.ActionOther || act == event.ActionNone {
+			act = ev.Action
+		}
+		if d.duplicate(&c, "S"+act.String()+"\x1f"+strings.Join(a.TargetUsers, ",")+"\x1f"+strings.Join(a.Tables, ",")) {
+			return
 		}
 		d.statement(&c)
 	}
@@ -256,6 +309,25 @@ func (d *Detector) consume(ev *event.Event) {
 		d.sqlError(&c)
 	}
 	d.countTopK(&c)
+}
+
+// duplicate reports whether another source of the same server recorded
+// the same login or statement (what) on the same connection within
+// DedupWindow; it remembers this sighting otherwise.
+func (d *Detector) duplicate(c *evalCtx, what string) bool {
+	ev := c.ev
+	if !d.shared[c.srv] || ev.ConnectionID == "" {
+		return false
+	}
+	p := d.dedup.get(c.srv+"\x1f"+ev.ConnectionID+"\x1f"+what, c.now)
+	if p == nil {
+		return false
+	}
+	if p.src != "" && p.src != ev.Source && c.now-p.t <= int64(DedupWindow) && p.t-c.now <= int64(DedupWindow) {
+		return true
+	}
+	*p = seen{c.now, strings.Clone(ev.Source)}
+	return false
 }
 
 // fire counts and emits one finding of rule ri. sev "" is the configured

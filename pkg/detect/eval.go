@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -270,12 +271,18 @@ func (d *Detector) statement(c *evalCtx) {
 	}
 
 	// C. Defense impairment.
-	if d.on[rD14] && a.Any(sqlx.AuditDisable|sqlx.AuditModify) && !d.allowed(rD14, c) {
-		what := "modified"
-		if a.Has(sqlx.AuditDisable) {
+	if d.on[rD14] && a.Any(sqlx.AuditDisable|sqlx.AuditModify|sqlx.AuditEnable) && !d.allowed(rD14, c) {
+		// Disabling, narrowing, excluding users or unloading is the
+		// configured severity (critical); turning audit on or widening
+		// what it records is info.
+		what, sev := "modified", ""
+		switch {
+		case a.Has(sqlx.AuditDisable):
 			what = "disabled"
+		case !a.Any(sqlx.AuditModify):
+			what, sev = "enabled or widened", SevInfo
 		}
-		d.fire(rD14, "", c, user, fmt.Sprintf("%q %s audit logging", ev.User, what), nil)
+		d.fire(rD14, sev, c, user, fmt.Sprintf("%q %s audit logging", ev.User, what), nil)
 	}
 	if d.on[rD16] && a.Has(sqlx.LogEvasion) && !d.allowed(rD16, c) {
 		d.fire(rD16, "", c, user, fmt.Sprintf("%q turned off statement or binary logging", ev.User), nil)
@@ -483,10 +490,115 @@ func (d *Detector) sqlError(c *evalCtx) {
 
 // --- H. Redash ------------------------------------------------------------
 
-var scannerMarks = []string{"sqlmap/", "nikto/"}
+// scannerMarks are lower-case pieces of the user agents of SQL-injection,
+// web-vulnerability and content-discovery tools, as they send them by
+// default.
+var scannerMarks = []string{
+	"sqlmap/", "nikto/", "(nikto", "nuclei - open-source project", "projectdiscovery/nuclei", "wpscan v",
+	"gobuster/", "fuzz faster u fool", "feroxbuster/", "dirbuster-", "wfuzz/", "nmap scripting engine",
+	"masscan/", "zgrab/", "acunetix", "arachni/", "w3af.org", "openvas-vt", "netsparker", "havij",
+	"commix/", "zmeu", "jaeles", "sqlninja", "bsqlbf", "absinthe", "whatweb/", "skipfish",
+}
 
-var uriSQLi = []string{"union%20select", "union+select", "union select", "sleep(", "sleep%28", "benchmark(", "'%20or%20'1'%3d'1", "%27%20or%20", "' or '1'='1",
-	"or%201=1", "or+1=1", "information_schema", "load_file(", "into%20outfile", "@@version", "extractvalue(", "updatexml("}
+// uriSQLi are SQL-injection shapes looked for in the URL-decoded request
+// line, gated by a cheap keyword.
+var uriSQLi = []struct {
+	kw string
+	re *regexp.Regexp
+}{
+	{"union", regexp.MustCompile(`\bunion(\s|/\*.*?\*/)+(all(\s|/\*.*?\*/)+|distinct(\s|/\*.*?\*/)+)?select\b`)},
+	{"sleep", regexp.MustCompile(`\b(pg_)?sleep\s*\(\s*\d`)},
+	{"benchmark", regexp.MustCompile(`\bbenchmark\s*\(\s*\d`)},
+	{"waitfor", regexp.MustCompile(`\bwaitfor\s+delay\s+'`)},
+	{"or", regexp.MustCompile(`['"]\s*(or|and)\s+['"]?(\w+)['"]?\s*(=|like)\s*['"]?\w+|\b(or|and)\s+(\d+)\s*=\s*(\d+)\b`)},
+	{"information_schema", nil},
+	{"load_file", regexp.MustCompile(`\bload_file\s*\(`)},
+	{"outfile", regexp.MustCompile(`\binto\s+(out|dump)file\b`)},
+	{"@@version", nil},
+	{"extractvalue", regexp.MustCompile(`\b(extractvalue|updatexml)\s*\(`)},
+	{"updatexml", regexp.MustCompile(`\b(extractvalue|updatexml)\s*\(`)},
+	{"select", regexp.MustCompile(`;\s*(select|drop|insert|update|delete|exec)\b`)},
+	{"xp_cmdshell", nil},
+	{"pg_read_file", nil},
+}
+
+// decodeRequest returns ev.Raw lower-cased with nginx's \xHH escapes,
+// %XX escapes (up to twice, for double encoding) and '+' decoded, in d.url.
+func (d *Detector) decodeRequest(raw string) string {
+	b := d.url[:0]
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c == '\\' && i+3 < len(raw) && raw[i+1] == 'x' {
+			if v, ok := unhex(raw[i+2], raw[i+3]); ok {
+				b = append(b, lower(v))
+				i += 3
+				continue
+			}
+		}
+		b = append(b, lower(c))
+	}
+	for pass := 0; pass < 2; pass++ {
+		n, changed := 0, false
+		for i := 0; i < len(b); i++ {
+			c := b[i]
+			switch {
+			case c == '%' && i+2 < len(b):
+				if v, ok := unhex(b[i+1], b[i+2]); ok {
+					b[n] = lower(v)
+					n++
+					i += 2
+					changed = true
+					continue
+				}
+			case c == '+' && pass == 0:
+				c, changed = ' ', true
+			}
+			b[n] = c
+			n++
+		}
+		b = b[:n]
+		if !changed {
+			break
+		}
+	}
+	d.url = b
+	return string(b)
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func unhex(a, b byte) (byte, bool) {
+	x, ok1 := hexDigit(a)
+	y, ok2 := hexDigit(b)
+	return x<<4 | y, ok1 && ok2
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// sqliIn reports whether the decoded request holds an injection shape.
+func sqliIn(low string) bool {
+	for _, p := range uriSQLi {
+		if strings.Contains(low, p.kw) && (p.re == nil || p.re.MatchString(low)) {
+			return true
+		}
+	}
+	return false
+}
 
 func (d *Detector) redash(c *evalCtx) {
 	ev, now := c.ev, c.now
@@ -506,10 +618,10 @@ func (d *Detector) redash(c *evalCtx) {
 			}
 		case ev.Outcome == event.OutcomeSuccess && r != nil:
 			since := now - int64(15*time.Minute)
-			if d.on[rD35] && r.count(since) >= rc.SuccessAfter && !d.allowed(rD35, c) {
+			if n := r.count(since); d.on[rD35] && n >= rc.SuccessAfter && !d.allowed(rD35, c) {
 				ids := r.ids(since)
 				r.reset()
-				d.fire(rD35, SevCritical, c, "client_ip="+ev.ClientIP, fmt.Sprintf("Redash login from %s succeeded after %d failures", ev.ClientIP, len(ids)), ids)
+				d.fire(rD35, SevCritical, c, "client_ip="+ev.ClientIP, fmt.Sprintf("Redash login from %s succeeded after %d failures", ev.ClientIP, n), ids)
 			}
 		}
 	}
@@ -528,15 +640,32 @@ func (d *Detector) redash(c *evalCtx) {
 		}
 	}
 	if d.on[rD37] && ev.Raw != "" && !d.allowed(rD37, c) {
-		low := strings.ToLower(ev.Raw)
+		rc := d.rc[rD37]
+		low := d.decodeRequest(ev.Raw)
 		scanner := slices.ContainsFunc(scannerMarks, func(m string) bool { return strings.Contains(low, m) })
-		sqli := slices.ContainsFunc(uriSQLi, func(m string) bool { return strings.Contains(low, m) })
-		if (scanner || sqli) && !d.suppressed(rD37, c.ipKey, now, d.rc[rD37].Suppress.D()) {
+		sqli := sqliIn(low)
+		if scanner || sqli {
 			sev := SevWarning
 			if strings.Contains(low, "sqlmap/") && strings.HasPrefix(ev.StatusCode, "2") {
 				sev = SevCritical
 			}
-			d.fire(rD37, sev, c, "client_ip="+ev.ClientIP, fmt.Sprintf("scanner or SQL-injection request against Redash from %s", ev.ClientIP), nil)
+			if !d.suppressed(rD37, sev+c.ipKey, now, rc.Suppress.D()) {
+				what := "SQL injection in a request"
+				if scanner {
+					what = "a scanner's user agent"
+				}
+				d.fire(rD37, sev, c, "client_ip="+ev.ClientIP, fmt.Sprintf("%s against Redash from %s (HTTP %s)", what, ev.ClientIP, ev.StatusCode), nil)
+			}
+		}
+		// Content discovery: a burst of 404s from one address.
+		if ev.StatusCode == "404" && c.hasIP && rc.Threshold > 0 {
+			if r := d.rd404.get(c.ipKey, now); r != nil {
+				r.add(rc.Threshold, now, ev.ID)
+				if r.count(now-int64(rc.Window)) >= rc.Threshold && !d.suppressed(rD37, "404"+c.ipKey, now, rc.Suppress.D()) {
+					d.fire(rD37, SevWarning, c, "client_ip="+ev.ClientIP,
+						fmt.Sprintf("%d Redash 404 answers to %s within %s (content discovery)", rc.Threshold, ev.ClientIP, rc.Window.D()), r.ids(now-int64(rc.Window)))
+				}
+			}
 		}
 	}
 }

@@ -25,8 +25,8 @@ var MetricNames = []string{
 
 var (
 	descDetections = prometheus.NewDesc("dbsec_detections_total",
-		"Detections by rule (detect.Catalog name) and severity. Exemplars carry the event id of the latest detection.",
-		[]string{"rule", "severity"}, nil)
+		"Detections by source, rule (detect.Catalog name and D-id) and severity. Exemplars carry the event id of the latest detection.",
+		[]string{"source", "rule", "rule_id", "severity"}, nil)
 	descLearning = prometheus.NewDesc("dbsec_detector_learning",
 		"1 while a first-seen detector is in its learning period (its findings are muted).",
 		[]string{"detector"}, nil)
@@ -64,10 +64,25 @@ type exemplar struct {
 	t  time.Time
 }
 
-// metrics are the detector's counters, guarded by Detector.mu.
-type metrics struct {
+// OtherSource is the source label of detections on events of a source
+// that is not configured (Options.Sources), or beyond MaxSources distinct
+// sources when none are configured: the label stays bounded.
+const OtherSource = "_other"
+
+// MaxSources bounds the source label when Options.Sources is empty.
+const MaxSources = 256
+
+// srcCounts are the counters of one source.
+type srcCounts struct {
 	counts [numRules][3]uint64
 	last   [numRules][3]exemplar
+}
+
+// metrics are the detector's counters, guarded by Detector.mu.
+type metrics struct {
+	bySrc map[string]*srcCounts
+	// known are the configured sources (nil: any, up to MaxSources).
+	known map[string]bool
 	// series[rule][sev] is true when the series is exported.
 	series [numRules][3]bool
 }
@@ -82,14 +97,34 @@ func (m *metrics) init(d *Detector) {
 		}
 		m.series[i][sevIndex(d.rc[i].Severity)] = true
 	}
+	m.bySrc = map[string]*srcCounts{}
+	if len(d.opts.Sources) > 0 {
+		m.known = map[string]bool{}
+		for _, s := range d.opts.Sources {
+			m.known[s] = true
+			m.bySrc[s] = &srcCounts{} // pre-initialised series
+		}
+	}
 }
 
 func (m *metrics) count(ri int, sev string, ev *event.Event) {
 	s := sevIndex(sev)
-	m.counts[ri][s]++
+	src := ev.Source
+	switch {
+	case m.known != nil && !m.known[src]:
+		src = OtherSource
+	case m.known == nil && m.bySrc[src] == nil && len(m.bySrc) >= MaxSources:
+		src = OtherSource
+	}
+	c := m.bySrc[src]
+	if c == nil {
+		c = &srcCounts{}
+		m.bySrc[strings.Clone(src)] = c
+	}
+	c.counts[ri][s]++
 	m.series[ri][s] = true
 	if ev.ID != "" {
-		m.last[ri][s] = exemplar{strings.Clone(ev.ID), ev.Time}
+		c.last[ri][s] = exemplar{strings.Clone(ev.ID), ev.Time}
 	}
 }
 
@@ -107,7 +142,23 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	d := (*Detector)(c)
 	d.mu.Lock()
-	m := d.m
+	series := d.m.series
+	srcs := make([]string, 0, len(d.m.bySrc))
+	counts := make([]srcCounts, 0, len(d.m.bySrc))
+	for name := range d.m.bySrc {
+		srcs = append(srcs, name)
+	}
+	slices.Sort(srcs)
+	if len(srcs) == 0 {
+		// Nothing configured or seen yet: the series are still
+		// pre-initialised, with an empty source.
+		srcs = append(srcs, "")
+		counts = append(counts, srcCounts{})
+	} else {
+		for _, name := range srcs {
+			counts = append(counts, *d.m.bySrc[name])
+		}
+	}
 	type tstat struct {
 		name      string
 		n         int
@@ -140,20 +191,24 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	hashIPs := d.set.TopKHashIPs
 	d.mu.Unlock()
 
-	for ri := range catalog {
-		for s := range 3 {
-			if !m.series[ri][s] {
-				continue
-			}
-			cm := prometheus.MustNewConstMetric(descDetections, prometheus.CounterValue, float64(m.counts[ri][s]), catalog[ri].Name, sevNames[s])
-			if ex := m.last[ri][s]; ex.id != "" {
-				if em, err := prometheus.NewMetricWithExemplars(cm, prometheus.Exemplar{
-					Value: 1, Labels: prometheus.Labels{"event_id": ex.id}, Timestamp: ex.t,
-				}); err == nil {
-					cm = em
+	for si, src := range srcs {
+		m := &counts[si]
+		for ri := range catalog {
+			for s := range 3 {
+				if !series[ri][s] {
+					continue
 				}
+				cm := prometheus.MustNewConstMetric(descDetections, prometheus.CounterValue, float64(m.counts[ri][s]),
+					src, catalog[ri].Name, catalog[ri].ID, sevNames[s])
+				if ex := m.last[ri][s]; ex.id != "" {
+					if em, err := prometheus.NewMetricWithExemplars(cm, prometheus.Exemplar{
+						Value: 1, Labels: prometheus.Labels{"event_id": ex.id}, Timestamp: ex.t,
+					}); err == nil {
+						cm = em
+					}
+				}
+				ch <- cm
 			}
-			ch <- cm
 		}
 	}
 	names := make([]string, 0, len(learning))

@@ -142,3 +142,45 @@ func TestCorruptStateIgnored(t *testing.T) {
 		t.Fatalf("corrupt state should only be logged: %v", err)
 	}
 }
+
+// TestDetectionsBySource: one exporter reading several servers counts each
+// source's detections apart, pre-initialises every configured source, and
+// keeps the label bounded: an unconfigured source counts as OtherSource.
+func TestDetectionsBySource(t *testing.T) {
+	d, err := New(DefaultRules(), Options{Sources: []string{"tidb-1", "maria-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := 0
+	for _, r := range Catalog() {
+		if r.Kind != KindPromQL {
+			per += len(r.Severities)
+		}
+	}
+	if n := len(gather(t, d)["dbsec_detections_total"]); n != 2*per {
+		t.Errorf("%d series before any event, want %d (2 sources × %d)", n, 2*per, per)
+	}
+	for i, src := range []string{"tidb-1", "tidb-1", "maria-1", "rogue"} {
+		e := stmt("root", "SET GLOBAL tidb_audit_enabled = OFF", at(time.Duration(i)*time.Second))
+		e.Source = src
+		d.Consume(e)
+	}
+	got := map[string]float64{}
+	for _, m := range gather(t, d)["dbsec_detections_total"] {
+		if label(m, "rule") == "audit_disabled" && label(m, "severity") == "critical" {
+			if label(m, "rule_id") != "D14" {
+				t.Errorf("rule_id %q, want D14", label(m, "rule_id"))
+			}
+			got[label(m, "source")] = m.Counter.GetValue()
+		}
+	}
+	want := map[string]float64{"tidb-1": 2, "maria-1": 1, OtherSource: 1}
+	if len(got) != len(want) {
+		t.Errorf("sources %v, want %v", got, want)
+	}
+	for s, n := range want {
+		if got[s] != n {
+			t.Errorf("source %q: %v detections, want %v", s, got[s], n)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package drift
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -131,7 +130,7 @@ func NewChecker(cfg Config) (*Checker, error) {
 	}
 	files := map[string][]byte{}
 	for _, f := range cfg.RuleFiles {
-		b, err := os.ReadFile(f)
+		b, err := ReadRegular(f)
 		if err != nil {
 			return nil, fmt.Errorf("read rule file: %w", err)
 		}
@@ -143,7 +142,7 @@ func NewChecker(cfg Config) (*Checker, error) {
 	}
 	c := &Checker{cfg: cfg, rules: rs, defs: defs, red: NewRedactor(cfg.HMACKey, defs), firstSeen: map[string]time.Time{}}
 	if cfg.OverridesFile != "" {
-		b, err := os.ReadFile(cfg.OverridesFile)
+		b, err := ReadRegular(cfg.OverridesFile)
 		if err != nil {
 			return nil, fmt.Errorf("read overrides: %w", err)
 		}
@@ -152,7 +151,7 @@ func NewChecker(cfg Config) (*Checker, error) {
 		}
 	}
 	if cfg.SnapshotFile != "" {
-		b, err := os.ReadFile(cfg.SnapshotFile)
+		b, err := ReadRegular(cfg.SnapshotFile)
 		switch {
 		case err == nil:
 			if c.snap, err = LoadSnapshot(cfg.SnapshotFile, b); err != nil {

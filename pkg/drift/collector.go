@@ -13,10 +13,13 @@ var (
 	driftDesc = prometheus.NewDesc("dbsec_config_drift_changes",
 		"Number of keys added, removed or changed against the approved snapshot.",
 		[]string{"target"}, nil)
+	errorsDesc = prometheus.NewDesc("dbsec_config_target_errors",
+		"Files of the target that the last check could not read or parse (0 while every file was checked).",
+		[]string{"target"}, nil)
 )
 
 // MetricNames lists the metric names this package exports.
-var MetricNames = []string{"dbsec_config_drift_changes", "dbsec_config_findings"}
+var MetricNames = []string{"dbsec_config_drift_changes", "dbsec_config_findings", "dbsec_config_target_errors"}
 
 // Collector exports the last Result of a Checker as const metrics. It
 // never runs checks itself; the exporter calls Checker.Run on an interval.
@@ -29,6 +32,7 @@ func NewCollector(c *Checker) *Collector { return &Collector{c: c} }
 func (col *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- findingsDesc
 	ch <- driftDesc
+	ch <- errorsDesc
 }
 
 // Collect implements prometheus.Collector. One series per target × rule
@@ -74,6 +78,18 @@ func (col *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for t, v := range drift {
 		ch <- prometheus.MustNewConstMetric(driftDesc, prometheus.GaugeValue, v, t)
+	}
+	errs := map[string]float64{}
+	for _, t := range col.c.cfg.Targets {
+		errs[t.Name] = 0
+	}
+	for _, f := range res.Files {
+		if !f.Parsed {
+			errs[f.Target]++
+		}
+	}
+	for t, v := range errs {
+		ch <- prometheus.MustNewConstMetric(errorsDesc, prometheus.GaugeValue, v, t)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -47,7 +48,85 @@ func (o ReadOptions) read(path string) ([]byte, error) {
 	if o.ReadFile != nil {
 		return o.ReadFile(path)
 	}
-	return os.ReadFile(path)
+	return ReadRegular(path)
+}
+
+// MaxFileBytes is the largest file the drift checks read: configuration
+// files, rules, overrides and snapshots are far smaller.
+const MaxFileBytes = 16 << 20
+
+// CheckFile reports, without reading it, whether path can be read by the
+// drift checks: a regular file (not a device, FIFO or directory, which
+// could be endless) of at most MaxFileBytes. A missing file is not an
+// error here.
+func CheckFile(path string) error {
+	fi, err := os.Stat(path)
+	if isNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return checkInfo(path, fi)
+}
+
+func checkInfo(path string, fi fs.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return &PosError{File: path, Msg: fmt.Sprintf("not a regular file (%s): refusing to read it", fileKind(fi.Mode()))}
+	}
+	if fi.Size() > MaxFileBytes {
+		return &PosError{File: path, Msg: fmt.Sprintf("file of %d bytes is larger than the %d-byte limit", fi.Size(), MaxFileBytes)}
+	}
+	return nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "mode " + m.Type().String()
+}
+
+// ReadRegular reads path if CheckFile accepts it, and never more than
+// MaxFileBytes (a file that grows while read is refused).
+func ReadRegular(path string) ([]byte, error) {
+	// Stat before opening: opening a FIFO would wait for a writer.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkInfo(path, fi); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err = f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkInfo(path, fi); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxFileBytes {
+		return nil, &PosError{File: path, Msg: fmt.Sprintf("file grew past the %d-byte limit while read", MaxFileBytes)}
+	}
+	return b, nil
 }
 
 // ReadFile reads and parses path as kind. A compose file yields one Doc
@@ -55,6 +134,10 @@ func (o ReadOptions) read(path string) ([]byte, error) {
 // ErrParse), not as an error; the error return is for I/O problems.
 func ReadFile(path string, kind Kind, opt ReadOptions) ([]*Doc, error) {
 	b, err := opt.read(path)
+	var pe *PosError
+	if errors.As(err, &pe) {
+		return nil, err // already "file: problem"
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}

@@ -9,6 +9,7 @@
 package event
 
 import (
+	"math"
 	"strings"
 	"time"
 )
@@ -57,8 +58,13 @@ type Event struct {
 	// filled by the detection stage before any sink sees the event.
 	Detections []string    `json:"detections,omitempty"`
 	Hits       []Detection `json:"-"`
-	Raw        string      `json:"raw,omitempty"`
-	Origin     Origin      `json:"origin"`
+	// Traffic marks a record that is not a security event (an ordinary
+	// request in a proxy log) and that a parser passes on only so that the
+	// detection stage sees every request: the metrics do not count it and
+	// the sinks receive it only when a detection fired on it.
+	Traffic bool   `json:"traffic,omitempty"`
+	Raw     string `json:"raw,omitempty"`
+	Origin  Origin `json:"origin"`
 }
 
 // Origin says where a record came from.
@@ -156,4 +162,18 @@ func (d Detection) Clone() Detection {
 		}
 	}
 	return c
+}
+
+// The times an event can carry: those whose nanoseconds since 1970 fit an
+// int64 (1677-09-21 to 2262-04-11), the resolution the store's hash chain,
+// the export and the event ids use. A time outside wraps around when
+// converted to nanoseconds (9999 becomes 1816).
+var (
+	MinTime = time.Unix(0, math.MinInt64).UTC()
+	MaxTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
+// TimeInRange reports whether t is between MinTime and MaxTime.
+func TimeInRange(t time.Time) bool {
+	return !t.Before(MinTime) && !t.After(MaxTime)
 }

@@ -169,9 +169,16 @@ func (a Action) String() string {
 }
 
 // Category returns the category an action belongs to when the statement
-// succeeded or its outcome is unknown.
+// succeeded or its outcome is unknown. docs/categories.md is the table of
+// every statement family.
 func (a Action) Category() Category {
 	switch {
+	case a == ActionUse:
+		// USE db only changes the session's default database.
+		return CategoryOther
+	case a == ActionShow || a == ActionExplain:
+		// SHOW, DESCRIBE and EXPLAIN read metadata or plans.
+		return CategoryRead
 	case a == ActionConnect || a == ActionChangeUser:
 		return CategoryLogin
 	case a == ActionDisconnect:

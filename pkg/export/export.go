@@ -179,9 +179,14 @@ var classNames = map[int]string{ClassAccountChange: "Account Change", ClassAuthe
 
 var categoryNames = map[int]string{CategoryIAM: "Identity & Access Management", CategoryApplication: "Application Activity"}
 
-// Convert maps an event to its OCSF-aligned record, redacting statement,
-// raw and reason.
-func Convert(ev *event.Event) Record {
+// Convert maps an event to its OCSF-aligned record, redacting every text
+// field (pkg/redact.Event).
+func Convert(orig *event.Event) Record {
+	// Every text field is redacted (a shallow copy: the redaction replaces
+	// the event's slices instead of writing to them).
+	e := *orig
+	redact.Event(&e)
+	ev := &e
 	class, cat, act, aname := activity(ev)
 	r := Record{
 		ClassUID: class, ClassName: classNames[class], CategoryUID: cat, CategoryName: categoryNames[cat],

@@ -59,6 +59,14 @@ type Stats struct {
 	Truncations uint64 // truncations detected (copytruncate)
 	Errors      uint64 // read or watch errors
 	Files       int    // files currently open
+	// FileInput says Matched and LongLines are meaningful (the input
+	// follows or replays files).
+	FileInput bool
+	// Matched is how many files the configured paths and globs matched at
+	// the last scan.
+	Matched int
+	// LongLines counts lines longer than the limit, cut to it.
+	LongLines uint64
 }
 
 // StatsReporter is implemented by inputs that export Stats.

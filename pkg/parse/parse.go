@@ -20,8 +20,9 @@ import (
 //
 // Parse returns (true, nil) when ev now holds an event, (false, nil) when the
 // record is well formed but carries nothing to count (for example an ordinary
-// tidb.log line, or the second line of a failed login already counted), and
-// (false, err) with a *Error when the record is malformed.
+// tidb.log line, or the second line of a failed login already counted),
+// (false, *Skip) for a record of client-like activity it sets aside on
+// purpose, and (false, err) with a *Error when the record is malformed.
 //
 // The string fields of ev may alias rec and the parser's scratch buffers, so
 // ev is valid only until the next call (see event.Event). A Parser is not safe
@@ -136,6 +137,21 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Skip is returned by a parser for a well-formed record it sets aside on
+// purpose and that a reader would otherwise miss (TiDB's slow-log records of
+// its own internal statements): the pipeline counts it in
+// dbsec_records_skipped_total, not as a parse error. Formats document what
+// they skip (docs/formats.md).
+type Skip struct{ Why string }
+
+func (s *Skip) Error() string { return "skipped: " + s.Why }
+
+// IsSkip reports whether err is a *Skip.
+func IsSkip(err error) bool {
+	_, ok := err.(*Skip)
+	return ok
+}
 
 // NoCol is the col argument of Errorf when the problem has no position.
 const NoCol = -1

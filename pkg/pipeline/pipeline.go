@@ -10,12 +10,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 
 	"github.com/dbsec/dbsec/pkg/collector"
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/input"
 	"github.com/dbsec/dbsec/pkg/parse"
+	"github.com/dbsec/dbsec/pkg/redact"
 )
 
 // Sink receives every event of a source. The event is only valid during the
@@ -132,6 +134,10 @@ func (s *Source) record(rec []byte, pos parse.Pos) {
 	ev := &s.ev
 	ev.Reset()
 	ok, err := s.parser.Parse(rec, ev)
+	if parse.IsSkip(err) {
+		s.metrics.Skipped()
+		return
+	}
 	if err != nil {
 		reason := parse.ReasonOf(err)
 		s.metrics.ParseError(reason)
@@ -140,11 +146,15 @@ func (s *Source) record(rec []byte, pos parse.Pos) {
 		// stream of garbage cannot flood the log.
 		if n <= 10 || n&(n-1) == 0 {
 			s.logger.Warn("cannot parse record", "source_name", s.name, "format", s.format.Name,
-				"at", location(s.file, pos, err), "reason", reason.String(), "err", err, "errors_so_far", n)
+				"at", location(s.file, pos, err), "reason", reason.String(), "err", errExcerpt(err, rec), "errors_so_far", n)
 		}
 		return
 	}
 	if !ok {
+		return
+	}
+	if !event.TimeInRange(ev.Time) {
+		s.badTime(ev, location(s.file, pos, nil))
 		return
 	}
 	ev.Origin = event.Origin{File: s.file, Offset: pos.Offset, Line: pos.Line}
@@ -159,11 +169,32 @@ func (s *Source) record(rec []byte, pos parse.Pos) {
 // detection and sinks as a parsed line. Calls must not overlap with each
 // other or with HandleLine.
 func (s *Source) HandleEvent(ev *event.Event) {
+	if !event.TimeInRange(ev.Time) {
+		s.badTime(ev, "-")
+		return
+	}
 	s.deliver(ev)
+}
+
+// badTime counts and logs (rate-limited) an event whose time a time.Time
+// in nanoseconds cannot hold: stored, it would wrap around (9999 becomes
+// 1816) and break the store's chain, its id and the export.
+func (s *Source) badTime(ev *event.Event, at string) {
+	s.metrics.ParseError(parse.ReasonTimestamp)
+	n := s.nErrors.Add(1)
+	if n <= 10 || n&(n-1) == 0 {
+		s.logger.Warn("cannot parse record", "source_name", s.name, "format", s.format.Name, "at", at,
+			"reason", parse.ReasonTimestamp.String(), "err", fmt.Sprintf("time %d-%02d-%02d is outside the supported range (%d to %d)",
+				ev.Time.Year(), ev.Time.Month(), ev.Time.Day(), event.MinTime.Year(), event.MaxTime.Year()), "errors_so_far", n)
+	}
 }
 
 func (s *Source) deliver(ev *event.Event) {
 	ev.Source = s.name
+	if ev.Traffic {
+		s.traffic(ev)
+		return
+	}
 	s.nEvents.Add(1)
 	s.metrics.Count(ev)
 	// The id is assigned once, here, so that the detections, the store and
@@ -179,7 +210,47 @@ func (s *Source) deliver(ev *event.Event) {
 	}
 }
 
+// maxErrExcerpt bounds the parse error message in the log: parsers quote a
+// piece of the record (a field that is not a number, a bad timestamp).
+const maxErrExcerpt = 120
+
+// errExcerpt is the parse error as the log shows it: redacted, cut to
+// maxErrExcerpt bytes, and without any record content when the record
+// mentions a credential (a malformed CREATE USER may hold a password where
+// the parser expected something else).
+func errExcerpt(err error, rec []byte) string {
+	if redact.MayHoldCredential(rec) {
+		if pe, ok := err.(*parse.Error); ok {
+			return pe.Reason.String() + " (message withheld: the record mentions a credential)"
+		}
+		return "message withheld: the record mentions a credential"
+	}
+	msg := redact.String(err.Error())
+	if len(msg) > maxErrExcerpt {
+		msg = strings.ToValidUTF8(msg[:maxErrExcerpt], "") + "…"
+	}
+	return msg
+}
+
 // location formats file:line:col for a parse error.
+// traffic runs the detection stage on an ordinary request (ev.Traffic)
+// and passes it to the sinks only when a rule fired on it: it is not
+// counted in the security metrics.
+func (s *Source) traffic(ev *event.Event) {
+	if s.stage == nil {
+		return
+	}
+	if s.idgen != nil && ev.ID == "" {
+		ev.ID = s.idgen.Next(ev.Time)
+	}
+	if len(s.stage.Detect(ev)) == 0 {
+		return
+	}
+	for _, k := range s.sinks {
+		k.Consume(ev)
+	}
+}
+
 func location(file string, pos parse.Pos, err error) string {
 	col := 0
 	if pe, ok := err.(*parse.Error); ok {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/dbsec/dbsec/pkg/collector"
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/input"
@@ -85,5 +87,44 @@ func TestStripDockerPrefix(t *testing.T) {
 		if got := string(StripDockerPrefix([]byte(c.in))); got != c.want {
 			t.Errorf("StripDockerPrefix(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestSkippedCounted: a TiDB slow-log record of an internal statement is
+// neither an event nor a parse error: it is counted as skipped.
+func TestSkippedCounted(t *testing.T) {
+	reg := collector.NewRegistry()
+	m := reg.Configure([]collector.SourceSpec{{Name: "s", System: event.SystemTiDB}})[0]
+	k := &keep{}
+	s := New(Config{Name: "s", Format: tidbslow.Format, Metrics: m, Sinks: []Sink{k}})
+	for i, l := range []string{
+		"# Time: 2026-11-30T09:10:00.5+08:00", "# Query_time: 0.9", "# Is_internal: true", "# Succ: true",
+		"select count(1) from mysql.stats_histograms;",
+		"# Time: 2026-11-30T09:10:01.5+08:00", "# User@Host: app[app] @ 10.0.9.20 [10.0.9.20]", "# Query_time: 1.5",
+		"# Is_internal: false", "# Succ: true", "select 1;",
+	} {
+		s.HandleLine(input.Line{Text: []byte(l), File: "slow.log", Num: int64(i + 1)})
+	}
+	s.Idle()
+	if len(k.evs) != 1 || s.Errors() != 0 {
+		t.Fatalf("events %d errors %d, want 1 and 0", len(k.evs), s.Errors())
+	}
+	p := prometheus.NewPedanticRegistry()
+	p.MustRegister(reg)
+	mfs, err := p.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "dbsec_records_skipped_total" {
+			found = true
+			if v := mf.GetMetric()[0].GetCounter().GetValue(); v != 1 {
+				t.Errorf("skipped = %v, want 1", v)
+			}
+		}
+	}
+	if !found {
+		t.Error("dbsec_records_skipped_total not exported")
 	}
 }

@@ -32,6 +32,7 @@ func String(s string) string {
 	spans = sqlSecrets(s, spans)
 	spans = urlSecrets(s, spans)
 	spans = tdengineSecrets(s, spans)
+	spans = credSpans(s, spans)
 	if len(spans) == 0 {
 		return s
 	}
@@ -191,11 +192,21 @@ func urlSecrets(s string, spans []span) []span {
 		if k < e && isURLKey(s[k:e]) {
 			v := e + 1
 			end := v
-			for end < len(s) && !isURLDelim(s[end]) {
-				end++
-			}
-			if end > v {
-				spans = append(spans, span{v, end})
+			switch {
+			case strings.HasPrefix(s[v:], Mask):
+				// Already masked: redacting twice changes nothing.
+			case v < len(s) && (s[v] == '\'' || s[v] == '"'):
+				// password='…' in SQL: the quoted value.
+				if sp, ok := quoted(s, v); ok {
+					spans = append(spans, sp)
+				}
+			default:
+				for end < len(s) && !isURLDelim(s[end]) {
+					end++
+				}
+				if end > v {
+					spans = append(spans, span{v, end})
+				}
 			}
 		}
 		n := strings.IndexByte(s[e+1:], '=')
@@ -284,8 +295,10 @@ func apply(s string, spans []span) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	last := 0
-	for _, sp := range spans {
-		if sp.start < last {
+	for i, sp := range spans {
+		// Overlapping and adjacent spans become one mask, so that the
+		// output has no doubled or nested masks.
+		if i > 0 && sp.start <= last {
 			if sp.end > last {
 				last = sp.end
 			}

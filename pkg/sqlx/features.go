@@ -43,6 +43,7 @@ const (
 	ServerCode                            // D18 CREATE FUNCTION … SONAME, INSTALL PLUGIN, CREATE EXTENSION (untrusted)
 	Recoverability                        // D22 FLASHBACK, RECOVER TABLE
 	TempTable                             // D20 the target is a temporary table
+	AuditEnable                           // D14 (info) audit logging turned on or widened
 	numFeatures      = iota
 )
 
@@ -54,7 +55,7 @@ var featureNames = [numFeatures]string{
 	"stacked", "tautology", "union_null", "time_based", "error_based", "obfuscated",
 	"catalog", "password_hash_read", "env_probe",
 	"audit_disable", "audit_modify", "log_evasion", "dangerous_feature", "dangerous_enabled",
-	"server_code", "recoverability", "temp_table",
+	"server_code", "recoverability", "temp_table", "audit_enable",
 }
 
 // Injection is every SQL-injection artefact (D32).

@@ -1,6 +1,7 @@
 package sqlx
 
 import (
+	"encoding/hex"
 	"regexp"
 	"strings"
 )
@@ -65,9 +66,16 @@ var rawRules = []rawRule{
 	// D14 audit, non-SET forms.
 	{kw: "uninstall", re: regexp.MustCompile(`^\s*uninstall\s+plugin\s+(audit_log|server_audit|audit_log_filter)\b`), feat: AuditDisable},
 	{kw: "audit_log_", re: regexp.MustCompile(`\baudit_log_(remove_filter|remove_rule|disable_rule|filter_remove_filter|filter_remove_user)\s*\(`), feat: AuditDisable},
-	{kw: "audit_log_", re: regexp.MustCompile(`\baudit_log_(create_filter|create_rule|enable_rule|filter_set_filter|filter_set_user)\s*\(`), feat: AuditModify},
+	// A rule or a filter that logs turns audit on (TiDB: create_filter +
+	// create_rule is how audit starts); a filter with "log": false, or
+	// assigning a filter to a user (which may be a log-nothing filter),
+	// narrows it.
+	{kw: "audit_log_", re: regexp.MustCompile(`\baudit_log_(create_rule|enable_rule)\s*\(`), feat: AuditEnable},
+	{kw: "audit_log_", re: regexp.MustCompile(`\baudit_log_(create_filter|filter_set_filter)\s*\(`), feat: AuditEnable},
+	{kw: "false", re: regexp.MustCompile(`\baudit_log_(create_filter|filter_set_filter)\s*\(.*"log"\s*:\s*false`), feat: AuditModify},
+	{kw: "audit_log_", re: regexp.MustCompile(`\baudit_log_filter_set_user\s*\(`), feat: AuditModify},
 	{kw: "pgaudit", re: regexp.MustCompile(`^\s*drop\s+extension\s+(if\s+exists\s+)?"?pgaudit\b`), feat: AuditDisable},
-	{kw: "pgaudit", re: regexp.MustCompile(`^\s*alter\s+(role|user|database)\s.*\bset\s+pgaudit\.`), feat: AuditModify},
+	{kw: "pgaudit", re: regexp.MustCompile(`^\s*alter\s+(role|user|database)\s.*\breset\s+(pgaudit\.|all\b)`), feat: AuditModify},
 	{kw: "server audit", re: regexp.MustCompile(`^\s*(alter|drop)\s+server\s+audit\b`), feat: AuditDisable},
 
 	// D17 MSSQL sp_configure of a dangerous option (value decides "enabled").
@@ -106,9 +114,54 @@ var rawRules = []rawRule{
 // setRe matches one SET-like assignment in lexer dialects:
 // SET [GLOBAL|SESSION|PERSIST] name = value, SET @@global.name = value,
 // ALTER SYSTEM SET name = value / TO value, ALTER USER u SET name = value.
-var setRe = regexp.MustCompile(`^\s*(alter\s+system\s+)?set\s+(global\s+|session\s+|persist\s+|local\s+|@@global\.|@@session\.|@@)?([a-z_][a-z0-9_.]*)\s*(=|\bto\b)\s*'?([^';\s]*)`)
+var setRe = regexp.MustCompile(`^\s*(alter\s+system\s+|alter\s+(?:role|user|database)\s+(?:"[^"]*"|\S+)\s+(?:in\s+database\s+\S+\s+)?)?set\s+(global\s+|session\s+|persist\s+|local\s+|@@global\.|@@session\.|@@)?([a-z_][a-z0-9_.]*)\s*(=|\bto\b)\s*('[^']*'|[^';\s]*)`)
 
 var pgTargetRe = regexp.MustCompile(`^\s*(alter|drop)\s+(role|user)\s+(if\s+exists\s+)?"?([a-z0-9_$]+)`)
+
+// fileFuncRe finds the path argument of the functions that read or write
+// server files: the first argument, or the second after a large-object id
+// (lo_export(oid, '/path')). The path may be a quoted string (with the E
+// prefix and doubled quotes) or, in MySQL, a hex literal.
+var fileFuncRe = regexp.MustCompile(`\b(load_file|pg_read_file|pg_read_binary_file|pg_stat_file|pg_ls_dir|lo_import|lo_export|pg_file_write)\s*\(\s*(?:[\w$.]+\s*,\s*)?(?:e?'((?:[^'\\]|\\.|'')*)'|"((?:[^"\\]|\\.)*)"|0x([0-9a-f]+)|x'([0-9a-f]+)')`)
+
+// filePathRes find the file of INTO OUTFILE/DUMPFILE, LOAD DATA INFILE and
+// COPY … FROM/TO in the raw text (the AST has the first two when it parses).
+var filePathRes = []*regexp.Regexp{
+	regexp.MustCompile(`\binto\s+(?:outfile|dumpfile)\s+'((?:[^'\\]|\\.)*)'`),
+	regexp.MustCompile(`\bload\s+data\s+(?:low_priority\s+|concurrent\s+)?(?:local\s+)?infile\s+'((?:[^'\\]|\\.)*)'`),
+	regexp.MustCompile(`^\s*copy\s.*\b(?:from|to)\s+e?'((?:[^'\\]|\\.|'')*)'`),
+}
+
+// filePaths adds the file functions' features and every path the raw text
+// names to r.
+func filePaths(low string, r *Analysis) {
+	if strings.Contains(low, "file") || strings.Contains(low, "pg_") || strings.Contains(low, "lo_") {
+		for _, m := range fileFuncRe.FindAllStringSubmatch(low, 8) {
+			switch m[1] {
+			case "lo_export", "pg_file_write":
+				r.Features |= FileWrite
+			default:
+				r.Features |= FileRead
+			}
+			p := m[2] + m[3]
+			if h := m[4] + m[5]; h != "" {
+				if b, err := hex.DecodeString(h); err == nil {
+					p = string(b)
+				}
+			}
+			if p != "" {
+				r.Paths = appendUniq(r.Paths, strings.ReplaceAll(p, "''", "'"))
+			}
+		}
+	}
+	if strings.Contains(low, "file") || strings.Contains(low, "copy") {
+		for _, re := range filePathRes {
+			if m := re.FindStringSubmatch(low); m != nil && m[1] != "" {
+				r.Paths = appendUniq(r.Paths, strings.ReplaceAll(m[1], "''", "'"))
+			}
+		}
+	}
+}
 
 // analyzeRaw runs the keyword rules and derives the SET-variable features.
 func analyzeRaw(sql string, r *Analysis) {
@@ -116,6 +169,7 @@ func analyzeRaw(sql string, r *Analysis) {
 		sql = sql[:maxRaw]
 	}
 	low := strings.ToLower(sql)
+	filePaths(low, r)
 	for i := range rawRules {
 		rr := &rawRules[i]
 		if rr.lexOnly && r.Parsed {
@@ -133,9 +187,10 @@ func analyzeRaw(sql string, r *Analysis) {
 	}
 	if !r.Parsed {
 		if m := setRe.FindStringSubmatch(low); m != nil {
+			system := strings.HasPrefix(strings.TrimSpace(m[1]), "alter system")
 			global := m[1] != "" || strings.Contains(m[2], "global") || strings.Contains(m[2], "persist")
-			r.Vars = append(r.Vars, Var{Name: m[3], Global: global, Value: m[5]})
-			if m[1] != "" {
+			r.Vars = append(r.Vars, Var{Name: m[3], Global: global, Value: strings.TrimSpace(strings.Trim(m[5], "'"))})
+			if system {
 				r.Features |= DangerousFeature // D17: any PG ALTER SYSTEM
 			}
 		}
@@ -195,20 +250,45 @@ func isOn(v string) bool {
 func varFeatures(v Var) Features {
 	n := v.Name
 	switch {
-	// D14: turning audit off.
+	// D14: turning audit off is AuditDisable, turning it on or making it
+	// record more AuditEnable, anything else (narrowing, excluding users,
+	// moving the file) AuditModify.
 	case n == "tidb_audit_enabled" || n == "server_audit_logging" || n == "audit_log_enabled":
-		if isOff(v.Value) {
+		switch {
+		case isOff(v.Value):
 			return AuditDisable
+		case isOn(v.Value):
+			return AuditEnable
 		}
 		return AuditModify
 	case n == "audit_log_filter_disable" || n == "audit_log_disable":
-		if isOn(v.Value) {
+		switch {
+		case isOn(v.Value):
 			return AuditDisable
+		case isOff(v.Value):
+			return AuditEnable
 		}
 		return AuditModify
 	case n == "pgaudit.log":
-		if isOff(v.Value) {
-			return AuditDisable
+		return pgauditLog(v.Value)
+	case n == "pgaudit.log_catalog" || n == "pgaudit.log_parameter" || n == "pgaudit.log_relation" ||
+		n == "pgaudit.log_statement" || n == "pgaudit.log_client" || n == "pgaudit.log_rows":
+		// Booleans whose "on" records more.
+		if isOn(v.Value) {
+			return AuditEnable
+		}
+		return AuditModify
+	case n == "server_audit_events":
+		// Empty is every event class; CONNECT plus QUERY covers every
+		// statement and login.
+		if v.Value == "" || hasWord(v.Value, "query") && hasWord(v.Value, "connect") {
+			return AuditEnable
+		}
+		return AuditModify
+	case n == "server_audit_excl_users":
+		// Clearing the exclusion list widens; filling it excludes users.
+		if v.Value == "" {
+			return AuditEnable
 		}
 		return AuditModify
 	case strings.HasPrefix(n, "tidb_audit_log") || n == "tidb_audit_redact_log",
@@ -240,4 +320,72 @@ func varFeatures(v Var) Features {
 		return DangerousFeature
 	}
 	return 0
+}
+
+// pgauditLog classifies a pgaudit.log value: none (or empty) disables, a
+// list with "all" and no "-class" exclusion records everything, anything
+// else (a subset, exclusions) may narrow what was recorded.
+func pgauditLog(v string) Features {
+	v = strings.TrimSpace(v)
+	if v == "" || isOff(v) {
+		return AuditDisable
+	}
+	if hasWord(v, "all") && !strings.Contains(v, "-") {
+		return AuditEnable
+	}
+	return AuditModify
+}
+
+// hasWord reports whether the comma- or space-separated list v holds w.
+func hasWord(v, w string) bool {
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		if f == w {
+			return true
+		}
+	}
+	return false
+}
+
+// account is one account name as the MySQL family writes it: 'u'@'h',
+// `u`@`h`, "u"@"h", u@h or a bare name (PostgreSQL, TDengine).
+const account = `(?:'((?:[^'\\]|\\.)*)'|` + "`([^`]*)`" + `|"([^"]*)"|([a-z0-9_$.\-]+))(?:\s*@\s*(?:'([^']*)'|` + "`([^`]*)`" + `|"([^"]*)"|([a-z0-9_%.:\-]+)))?`
+
+var (
+	lexDCLRes = []*regexp.Regexp{
+		regexp.MustCompile(`^\s*(?:create|alter|drop)\s+(?:user|role)\s+(?:if\s+(?:not\s+)?exists\s+)?\{?` + account),
+		regexp.MustCompile(`^\s*rename\s+user\s+` + account),
+		regexp.MustCompile(`^\s*set\s+password\s+for\s+` + account),
+		regexp.MustCompile(`^\s*grant\s.*?\bto\s+` + account),
+		regexp.MustCompile(`^\s*revoke\s.*?\bfrom\s+` + account),
+	}
+	lexCreateUserRe = regexp.MustCompile(`^\s*create\s+user\s`)
+)
+
+// lexDCL is the tolerant path for account statements the parser rejects
+// (truncated at the server's query-log limit, or masked in a way the
+// placeholder does not repair, or TiDB's "secure text" forms such as
+// alter user {root@% password = ***}): it keeps the first target account
+// and whether an account is created for any host.
+func lexDCL(sql string, r *Analysis) {
+	if len(sql) > maxRaw {
+		sql = sql[:maxRaw]
+	}
+	low := strings.ToLower(sql)
+	for _, re := range lexDCLRes {
+		m := re.FindStringSubmatch(low)
+		if m == nil {
+			continue
+		}
+		user := m[1] + m[2] + m[3] + m[4]
+		host := m[5] + m[6] + m[7] + m[8]
+		switch user {
+		case "", "current_user", "if":
+			continue
+		}
+		r.TargetUsers = appendUniq(r.TargetUsers, user)
+		if host == "%" && lexCreateUserRe.MatchString(low) {
+			r.Features |= HostAny
+		}
+		return
+	}
 }

@@ -88,8 +88,11 @@ type Analysis struct {
 	Features   Features
 	// Statements is the number of statements in the text (>1 = stacked).
 	Statements int
-	// Parsed is true when the TiDB parser accepted the text.
+	// Parsed is true when the TiDB parser accepted the text; Masked when
+	// it did so only once the secrets the server masked (*****,
+	// <REDACTED>) were replaced by a placeholder literal.
 	Parsed bool
+	Masked bool
 	// Tables are the objects touched, lowercase, "schema.table" when the
 	// schema is written, else "table".
 	Tables []string

@@ -87,11 +87,34 @@ func TestFeatures(t *testing.T) {
 		// D14 / D16 / D17
 		{MySQL, "SET GLOBAL tidb_audit_enabled = 0", AuditDisable, AuditModify, event.ActionAuditConfig},
 		{MySQL, "SET GLOBAL tidb_audit_enabled = OFF", AuditDisable, 0, 0},
-		{MySQL, "SET GLOBAL tidb_audit_enabled = ON", AuditModify, AuditDisable, 0},
+		{MySQL, "SET GLOBAL tidb_audit_enabled = ON", AuditEnable, AuditDisable | AuditModify, 0},
+		{MySQL, "SET GLOBAL server_audit_logging=ON", AuditEnable, AuditDisable | AuditModify, event.ActionSet},
+		{MySQL, "SET GLOBAL server_audit_logging = 1", AuditEnable, AuditDisable | AuditModify, 0},
+		{MySQL, "SET GLOBAL audit_log_filter_disable = false", AuditEnable, AuditDisable | AuditModify, 0},
+		{MySQL, "SET GLOBAL server_audit_events = 'CONNECT,QUERY,TABLE'", AuditEnable, AuditDisable | AuditModify, 0},
+		{MySQL, "SET GLOBAL server_audit_events = 'CONNECT'", AuditModify, AuditDisable | AuditEnable, 0},
+		{MySQL, "SET GLOBAL server_audit_excl_users = 'app'", AuditModify, AuditEnable, 0},
+		{MySQL, "SET GLOBAL server_audit_excl_users = ''", AuditEnable, AuditModify, 0},
+		{MySQL, "SET GLOBAL server_audit_incl_users = 'root'", AuditModify, AuditEnable, 0},
+		{MySQL, "SET GLOBAL server_audit_file_path = '/dev/null'", AuditModify, AuditEnable, 0},
+		{Postgres, "ALTER SYSTEM SET pgaudit.log = 'all'", AuditEnable, AuditModify | AuditDisable, event.ActionConfigChange},
+		{Postgres, "ALTER SYSTEM SET pgaudit.log TO 'read, write, ddl, role, misc'", AuditModify, AuditEnable | AuditDisable, 0},
+		{Postgres, "ALTER SYSTEM SET pgaudit.log = 'all, -misc'", AuditModify, AuditEnable | AuditDisable, 0},
+		{Postgres, "SET pgaudit.log = 'all'", AuditEnable, AuditModify | AuditDisable, event.ActionSetSession},
+		{Postgres, "SET pgaudit.log = 'none'", AuditDisable, AuditEnable, 0},
+		{Postgres, "ALTER SYSTEM SET pgaudit.log_parameter = on", AuditEnable, AuditModify, 0},
+		{Postgres, "ALTER SYSTEM SET pgaudit.log_catalog = off", AuditModify, AuditEnable, 0},
+		{Postgres, "ALTER ROLE app SET pgaudit.log = 'none'", AuditDisable, AuditEnable, event.ActionAlterUser},
+		{Postgres, "ALTER ROLE auditor SET pgaudit.log = 'all'", AuditEnable, AuditDisable | AuditModify, event.ActionAlterUser},
+		{Postgres, "ALTER DATABASE shop RESET pgaudit.log", AuditModify, AuditEnable, 0},
 		{MySQL, "SET GLOBAL server_audit_logging = OFF", AuditDisable, 0, 0},
 		{MySQL, "SET GLOBAL audit_log_filter_disable = true", AuditDisable, 0, 0},
 		{MySQL, "SET GLOBAL max_connections = 100", 0, AuditDisable | AuditModify | LogEvasion | DangerousFeature, event.ActionSet},
 		{MySQL, "SELECT audit_log_remove_filter('f1')", AuditDisable, 0, 0},
+		{MySQL, "SELECT audit_log_create_filter('all', '{}')", AuditEnable, AuditModify | AuditDisable, 0},
+		{MySQL, "SELECT audit_log_create_rule('%@%', 'all')", AuditEnable, AuditModify | AuditDisable, 0},
+		{MySQL, `SELECT audit_log_filter_set_filter('none', '{ "filter": { "log": false } }')`, AuditModify, AuditDisable, 0},
+		{MySQL, "SELECT audit_log_filter_set_user('app@%', 'none')", AuditModify, AuditDisable, 0},
 		{MySQL, "UNINSTALL PLUGIN server_audit", AuditDisable, 0, event.ActionUninstallPlugin},
 		{Postgres, "ALTER SYSTEM SET pgaudit.log = 'none'", AuditDisable | DangerousFeature, 0, 0},
 		{Postgres, "DROP EXTENSION pgaudit", AuditDisable, 0, 0},
@@ -232,4 +255,75 @@ func FuzzAnalyze(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFilePaths: the path of a file read or write is taken from function
+// arguments as well as from INTO OUTFILE, LOAD DATA and COPY, in every
+// dialect, so that D23 can judge it.
+func TestFilePaths(t *testing.T) {
+	for _, c := range []struct {
+		d     Dialect
+		sql   string
+		feat  Features
+		paths string
+	}{
+		{MySQL, "SELECT LOAD_FILE('/etc/passwd')", FileRead, "/etc/passwd"},
+		{MySQL, "SELECT load_file(0x2f6574632f736861646f77)", FileRead, "/etc/shadow"},
+		{MySQL, "SELECT 1 UNION SELECT LOAD_FILE('/root/.ssh/id_rsa') -- truncat", FileRead, "/root/.ssh/id_rsa"},
+		{Postgres, "SELECT pg_read_file('/etc/passwd')", FileRead, "/etc/passwd"},
+		{Postgres, "SELECT pg_read_file('/etc/passwd', 0, 200)", FileRead, "/etc/passwd"},
+		{Postgres, "select pg_read_binary_file('/var/lib/postgresql/.pgpass')", FileRead, "/var/lib/postgresql/.pgpass"},
+		{Postgres, "SELECT lo_import('/etc/shadow')", FileRead, "/etc/shadow"},
+		{Postgres, "SELECT lo_import('/etc/shadow', 4242)", FileRead, "/etc/shadow"},
+		{Postgres, "SELECT lo_export(16401, '/var/www/html/shell.php')", FileWrite, "/var/www/html/shell.php"},
+		{Postgres, "SELECT pg_ls_dir('/root')", FileRead, "/root"},
+		{Postgres, "COPY t FROM '/etc/passwd'", FileRead, "/etc/passwd"},
+		{Postgres, "COPY (SELECT 1) TO '/var/www/x.txt'", FileWrite, "/var/www/x.txt"},
+		{MySQL, "LOAD DATA INFILE '/etc/passwd' INTO TABLE t", FileRead, "/etc/passwd"},
+	} {
+		a := Analyze(c.sql, c.d)
+		if !a.Has(c.feat) {
+			t.Errorf("%s %q: features %s, missing %s", c.d, c.sql, a.Features, c.feat)
+		}
+		if got := strings.Join(a.Paths, ","); got != c.paths {
+			t.Errorf("%s %q: paths %q, want %q", c.d, c.sql, got, c.paths)
+		}
+	}
+}
+
+// TestMasked: statements whose secrets the server masked, or that it cut
+// short, keep their verb, target accounts and account features.
+func TestMasked(t *testing.T) {
+	for _, c := range []struct {
+		d       Dialect
+		sql     string
+		act     event.Action
+		targets string
+		feat    Features
+	}{
+		// MariaDB server_audit.
+		{MySQL, "ALTER USER 'admin'@'%' IDENTIFIED BY *****", event.ActionAlterUser, "admin", 0},
+		{MySQL, "SET PASSWORD FOR 'root'@'localhost' = PASSWORD(*****)", event.ActionSetPassword, "root", 0},
+		{MySQL, "CREATE USER 'x'@'%' IDENTIFIED BY *****", event.ActionCreateUser, "x", HostAny},
+		{MySQL, "GRANT ALL ON *.* TO 'bob'@'%' IDENTIFIED BY *****", event.ActionGrant, "bob", GrantAll | GrantBroadLevel},
+		// MySQL Enterprise Audit.
+		{MySQL, "CREATE USER `u`@`%` IDENTIFIED BY <secret>", event.ActionCreateUser, "u", HostAny},
+		// pgaudit.
+		{Postgres, "ALTER ROLE postgres PASSWORD <REDACTED>", event.ActionAlterUser, "postgres", 0},
+		// Cut short at the query-log limit (and redacted by dbsec).
+		{MySQL, "alter user 'admin'@'%' identified by '<redacted>", event.ActionAlterUser, "admin", 0},
+		{MySQL, "CREATE USER 'y'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('", event.ActionCreateUser, "y", HostAny},
+		// TiDB's audit log with tidb_audit_log_redacted: literals as ?.
+		{MySQL, "alter user `root`@`%` identified by ?", event.ActionAlterUser, "root", 0},
+		{MySQL, "set password for `admin`@`%` = ?", event.ActionSetPassword, "admin", 0},
+		{MySQL, "create user `u`@`%` identified by ?", event.ActionCreateUser, "u", HostAny},
+		// TiDB's CRUCIAL OPERATION "secure text".
+		{MySQL, "create user name@%", event.ActionCreateUser, "name", HostAny},
+		{MySQL, "alter user {root@% password = ***}", event.ActionAlterUser, "root", 0},
+	} {
+		a := Analyze(c.sql, c.d)
+		if a.Action != c.act || strings.Join(a.TargetUsers, ",") != c.targets || !a.Has(c.feat) {
+			t.Errorf("%s %q: action %s targets %v features %s; want %s %s %s", c.d, c.sql, a.Action, a.TargetUsers, a.Features, c.act, c.targets, c.feat)
+		}
+	}
 }

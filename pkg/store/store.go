@@ -41,6 +41,19 @@ type Appender interface {
 	Close(ctx context.Context) error
 }
 
+// Waiter is an Appender that can wait for room instead of dropping. The
+// exporter calls ConsumeWait for file and replay sources, so that a full
+// queue slows the reader down (and its checkpoint stays behind the events
+// not yet queued) rather than losing events; network sources, which cannot
+// be slowed down, use Consume, which may drop after a short wait, counted
+// in Stats.Dropped and logged.
+type Waiter interface {
+	// ConsumeWait queues ev like Consume, blocking while the queue is
+	// full. It returns an error, and counts the event as dropped, only if
+	// ctx is done or the store is closed before there is room.
+	ConsumeWait(ctx context.Context, ev *event.Event) error
+}
+
 // Engine is a complete store: both sides.
 type Engine interface {
 	Appender

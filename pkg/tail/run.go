@@ -84,7 +84,10 @@ type run struct {
 	cpLoaded  bool
 	cpSavedAt time.Time
 	cpDirty   bool // the durable checkpoint is behind
-	fastDirty bool // the fast checkpoint is behind
+	// refusedLinks are the symbolic links FollowSymlinks refused (logged
+	// once each).
+	refusedLinks map[string]bool
+	fastDirty    bool // the fast checkpoint is behind
 	// closed are the checkpoint entries of rotated files read to their end
 	// and closed, newest last (at most maxClosed): they stay in the
 	// checkpoint so that a restart does not take such a file, still
@@ -398,11 +401,21 @@ func (r *run) scan() {
 	clear(r.byName)
 	fresh := 0
 	var rotatedPaths []string
+	regular := 0
+	defer func() {
+		// A path or glob that matches nothing is said at start (and so at
+		// every reload, which starts the input again) and whenever the
+		// matches drop to none; dbsec_source_files_matched says it too.
+		if prev := r.f.matched.Swap(int64(regular)); regular == 0 && prev != 0 {
+			r.log.Warn("no file matches the source's path", "paths", r.cfg.Paths)
+		}
+	}()
 	for _, p := range matches {
 		fi, err := os.Stat(p)
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
+		regular++
 		id := statID(fi)
 		fl := r.files[id]
 		if fl == nil {
@@ -542,10 +555,13 @@ func (r *run) open(p string, initial bool) (*file, bool) {
 	}
 	fl := &file{id: id, name: p, fd: fd, numKnown: true, lastGrowth: time.Now()}
 	if lfi, err := os.Lstat(p); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			fl.real = real
-			r.watch(filepath.Dir(real))
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil || !r.linkAllowed(p, real, id) {
+			fd.Close()
+			return nil, false
 		}
+		fl.real = real
+		r.watch(filepath.Dir(real))
 	}
 	size := fi.Size()
 	r.fingerprint(fl, size)
@@ -865,7 +881,7 @@ func (r *run) readLines(ctx context.Context, fl *file, limit int64, flush bool) 
 			if i > maxLine {
 				// Reachable only with a buffer larger than maxLine+1: cut.
 				r.deliver(fl, data[pos:pos+maxLine], base+int64(pos), maxLine)
-				r.f.errs.Add(1)
+				r.longLine(fl, base+int64(pos))
 			} else {
 				r.deliver(fl, trimCR(data[pos:pos+i]), base+int64(pos), i+1)
 			}
@@ -882,8 +898,7 @@ func (r *run) readLines(ctx context.Context, fl *file, limit int64, flush bool) 
 		// rest has no newline and reaches the end of what we read.
 		if rest > maxLine {
 			r.deliver(fl, data[pos:pos+maxLine], base+int64(pos), maxLine)
-			r.f.errs.Add(1)
-			r.log.Debug("line too long, cut", "file", fl.name, "offset", base+int64(pos), "max", maxLine)
+			r.longLine(fl, base+int64(pos))
 			fl.offset = base + int64(n)
 			fl.discard = true
 			continue
@@ -918,6 +933,52 @@ func (r *run) deliver(fl *file, text []byte, off int64, consumed int) {
 	r.h.HandleLine(input.Line{Text: text, File: fl.name, Offset: off, Num: num})
 	r.f.lines.Add(1)
 	r.f.bytes.Add(uint64(consumed))
+}
+
+// linkAllowed applies FollowSymlinks to the link p, whose target is real
+// and whose opened file has the identity id; a refusal is logged once per
+// link.
+func (r *run) linkAllowed(p, real string, id fileID) bool {
+	why := ""
+	switch r.cfg.FollowSymlinks {
+	case "always":
+		// The link may point anywhere, but the file opened must be the
+		// one it points to now.
+	case "never":
+		why = "follow_symlinks is \"never\""
+	default:
+		dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+		if err != nil || !strings.HasPrefix(real, dir+string(filepath.Separator)) {
+			why = "its target is outside the directory " + filepath.Dir(p) + " (set follow_symlinks = \"always\" to read it)"
+		}
+	}
+	if why == "" {
+		// The link may have been swapped between resolving and opening.
+		if fi, err := os.Stat(real); err != nil || statID(fi) != id {
+			why = "it changed while being opened"
+		}
+	}
+	if why == "" {
+		return true
+	}
+	if r.refusedLinks == nil {
+		r.refusedLinks = map[string]bool{}
+	}
+	if !r.refusedLinks[p] {
+		r.refusedLinks[p] = true
+		r.log.Warn("symbolic link not followed", "file", p, "target", real, "reason", why)
+	}
+	return false
+}
+
+// longLine counts a line cut to the limit (in the read errors too) and
+// logs the first ones and then every power of two.
+func (r *run) longLine(fl *file, off int64) {
+	r.f.errs.Add(1)
+	n := r.f.longLines.Add(1)
+	if n <= 10 || n&(n-1) == 0 {
+		r.log.Warn("line longer than the limit, cut", "file", fl.name, "offset", off, "max_line_length", r.cfg.MaxLineLength, "lines_cut_so_far", n)
+	}
 }
 
 func indexNL(b []byte) int { return bytes.IndexByte(b, '\n') }

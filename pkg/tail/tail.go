@@ -100,6 +100,11 @@ type Config struct {
 	Once bool
 	// CheckpointPath is where checkpoints are kept; "" disables them.
 	CheckpointPath string
+	// FollowSymlinks says which matched paths that are symbolic links are
+	// read: "inside" (default) only those whose target lies inside the
+	// directory of the link, "always", "never". A root-run exporter must
+	// not read /etc/shadow because a link to it landed in a log folder.
+	FollowSymlinks string
 	// CheckpointInterval is how often a changed checkpoint is written
 	// (default 5s). It is also written when Run returns.
 	CheckpointInterval time.Duration
@@ -139,6 +144,8 @@ type Follower struct {
 
 	lines, bytes, rotations, truncations, errs atomic.Uint64
 	lag, files                                 atomic.Int64
+	longLines                                  atomic.Uint64
+	matched                                    atomic.Int64 // -1 before the first scan
 }
 
 var (
@@ -154,6 +161,11 @@ func New(cfg Config) (*Follower, error) {
 	var errs []error
 	if len(cfg.Paths) == 0 {
 		errs = append(errs, errors.New("tail: no paths configured"))
+	}
+	switch cfg.FollowSymlinks {
+	case "", "inside", "always", "never":
+	default:
+		errs = append(errs, fmt.Errorf("tail: follow_symlinks %q: want inside, always or never", cfg.FollowSymlinks))
 	}
 	for _, p := range cfg.Paths {
 		if p == "" {
@@ -222,7 +234,9 @@ func New(cfg Config) (*Follower, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Follower{cfg: cfg, log: log}, nil
+	fo := &Follower{cfg: cfg, log: log}
+	fo.matched.Store(-1)
+	return fo, nil
 }
 
 // Stats returns the follower's self-metrics. It is safe to call at any time.
@@ -235,6 +249,9 @@ func (f *Follower) Stats() input.Stats {
 		Truncations: f.truncations.Load(),
 		Errors:      f.errs.Load(),
 		Files:       int(f.files.Load()),
+		FileInput:   true,
+		Matched:     int(max(f.matched.Load(), 0)),
+		LongLines:   f.longLines.Load(),
 	}
 }
 

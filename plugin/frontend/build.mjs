@@ -1,6 +1,7 @@
 // Builds the plugin's frontend into ../dist (the folder Grafana loads):
 // a typecheck, module.js as an AMD module, and plugin.json (version and date
-// filled in), img/, README.md and CHANGELOG.md. Other files in ../dist (the
+// filled in), img/, README.md, CHANGELOG.md and the dashboards that
+// plugin.json includes. Other files in ../dist (the
 // backend binaries) are left alone.
 //
 //   node build.mjs            typecheck + bundle + copy
@@ -82,5 +83,13 @@ writeFileSync(join(dist, 'plugin.json'), pluginJson);
 cpSync(join(pluginDir, 'img'), join(dist, 'img'), { recursive: true });
 for (const f of ['README.md', 'CHANGELOG.md']) {
   cpSync(join(pluginDir, f), join(dist, f));
+}
+// The dashboards that plugin.json includes ship inside the plugin, so that
+// Grafana offers to import them on the data source's Dashboards tab.
+for (const inc of JSON.parse(pluginJson).includes ?? []) {
+  if (inc.type === 'dashboard') {
+    mkdirSync(join(dist, dirname(inc.path)), { recursive: true });
+    cpSync(join(pluginDir, '..', inc.path), join(dist, inc.path));
+  }
 }
 console.log(`dist/module.js: ${amd.length} bytes, define(${JSON.stringify(deps)}); plugin ${pkg.version} (${today}) in ${dist}`);

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,6 +51,9 @@ func (in *Input) Run(ctx context.Context, h input.Handler) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", in.Addr, err)
 	}
+	// At most MaxConns connections (the rest wait in the kernel's
+	// backlog), so that idle or slow clients cannot pile up.
+	ln = limitListener(ln, MaxConns)
 	if in.TLS != nil {
 		ln = tls.NewListener(ln, in.TLS)
 	}
@@ -61,7 +65,8 @@ func (in *Input) Run(ctx context.Context, h input.Handler) error {
 		Handler:           rh,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("TDengine audit receiver listening", "source_name", in.Name, "address", ln.Addr().String())
@@ -90,3 +95,50 @@ func (in *Input) Stats() input.Stats {
 }
 
 var _ input.StatsReporter = (*Input)(nil)
+
+// MaxConns bounds the open connections of a receiver.
+const MaxConns = 64
+
+// limitListener returns a listener that holds at most n connections open:
+// Accept waits while n are.
+func limitListener(l net.Listener, n int) net.Listener {
+	return &limitedListener{Listener: l, sem: make(chan struct{}, n), closed: make(chan struct{})}
+}
+
+type limitedListener struct {
+	net.Listener
+	sem       chan struct{}
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (l *limitedListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+func (l *limitedListener) Accept() (net.Conn, error) {
+	select {
+	case l.sem <- struct{}{}:
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}

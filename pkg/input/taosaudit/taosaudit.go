@@ -15,6 +15,13 @@
 // a batch were rejected: they are counted, and a non-200 would only make
 // taosd resend the good ones); 400 with {"error": "…"} on invalid JSON; 413
 // over the body limit; 405 for other methods.
+//
+// Load is bounded: at most MaxConcurrent requests are read and parsed at a
+// time (beyond that: 429 with Retry-After), and the bodies being read and
+// parsed hold at most MaxInFlight bytes together (beyond that: 503 with
+// Retry-After). A body is read into a buffer of its declared length, or in
+// doubling steps from 1 MiB when it is chunked, each step taken from that
+// budget first.
 package taosaudit
 
 import (
@@ -55,7 +62,23 @@ type Config struct {
 	Deliver func(ev *event.Event)
 	// Logger for rejected bodies (default: discard).
 	Logger *slog.Logger
+	// MaxConcurrent is how many requests are read and parsed at once
+	// (default DefaultMaxConcurrent); more are answered 429.
+	MaxConcurrent int
+	// MaxInFlight bounds the bytes of the bodies held at once (default
+	// DefaultMaxInFlight, at least MaxBody); a body that does not fit is
+	// answered 503.
+	MaxInFlight int64
 }
+
+// Defaults of the load limits.
+const (
+	DefaultMaxConcurrent       = 4
+	DefaultMaxInFlight   int64 = 128 << 20
+	// RetryAfter is the Retry-After of 429 and 503 answers, in seconds.
+	RetryAfter = "1"
+	chunk      = 1 << 20
+)
 
 // Handler is the receiver. It serves the three paths itself (any other
 // path is 404), so it can be mounted at "/" of its own listener or for each
@@ -65,13 +88,16 @@ type Handler struct {
 	mu     sync.Mutex // serializes parsing and Deliver
 	parser *tdengineaudit.Parser
 
-	requests  [5]atomic.Uint64 // by code: 200, 400, 405, 413, 404
+	requests  [7]atomic.Uint64 // by code: 200, 400, 405, 413, 404, 429, 503
+	slots     chan struct{}    // MaxConcurrent
+	inFlight  atomic.Int64     // body bytes held
 	events    atomic.Uint64
 	rejected  atomic.Uint64
 	bodyBytes atomic.Uint64
 }
 
-var codes = [...]int{http.StatusOK, http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge, http.StatusNotFound}
+var codes = [...]int{http.StatusOK, http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge, http.StatusNotFound,
+	http.StatusTooManyRequests, http.StatusServiceUnavailable}
 
 // New returns a receiver.
 func New(cfg Config) (*Handler, error) {
@@ -84,7 +110,81 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{cfg: cfg, parser: tdengineaudit.New(parse.Options{})}, nil
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	cfg.MaxInFlight = max(cfg.MaxInFlight, cfg.MaxBody)
+	return &Handler{cfg: cfg, parser: tdengineaudit.New(parse.Options{}), slots: make(chan struct{}, cfg.MaxConcurrent)}, nil
+}
+
+// reserve takes n bytes from the in-flight budget.
+func (h *Handler) reserve(n int64) bool {
+	for {
+		cur := h.inFlight.Load()
+		if cur+n > h.cfg.MaxInFlight {
+			return false
+		}
+		if h.inFlight.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}
+
+var errBusy = errors.New("busy")
+
+// readBody reads the body within the limits; it returns the bytes it
+// reserved (to be released by the caller) and errBusy when the budget is
+// spent.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int64, error) {
+	body := http.MaxBytesReader(w, r.Body, h.cfg.MaxBody)
+	if n := r.ContentLength; n >= 0 {
+		if n > h.cfg.MaxBody {
+			return nil, 0, &http.MaxBytesError{Limit: h.cfg.MaxBody}
+		}
+		if !h.reserve(n) {
+			return nil, 0, errBusy
+		}
+		buf := make([]byte, n)
+		_, err := io.ReadFull(body, buf)
+		if err == nil {
+			// A body longer than declared is refused like a short one.
+			var one [1]byte
+			if k, _ := body.Read(one[:]); k > 0 {
+				err = errors.New("body longer than its Content-Length")
+			}
+		}
+		return buf, n, err
+	}
+	// Chunked: grow by doubling (from 1 MiB, up to MaxBody), reserving
+	// each growth before allocating it.
+	var buf []byte
+	var held int64
+	for {
+		if len(buf) == cap(buf) {
+			grow := min(max(int64(cap(buf)), chunk), h.cfg.MaxBody+1-int64(cap(buf)))
+			if grow <= 0 {
+				return nil, held, &http.MaxBytesError{Limit: h.cfg.MaxBody}
+			}
+			if !h.reserve(grow) {
+				return nil, held, errBusy
+			}
+			held += grow
+			nb := make([]byte, len(buf), int64(cap(buf))+grow)
+			copy(nb, buf)
+			buf = nb
+		}
+		k, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if err == io.EOF {
+			return buf, held, nil
+		}
+		if err != nil {
+			return nil, held, err
+		}
+	}
 }
 
 func (h *Handler) reply(w http.ResponseWriter, code int, msg string) {
@@ -116,9 +216,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reply(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: POST the audit record")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	default:
+		w.Header().Set("Retry-After", RetryAfter)
+		h.reply(w, http.StatusTooManyRequests, fmt.Sprintf("more than %d audit posts at once: retry later", h.cfg.MaxConcurrent))
+		return
+	}
+	body, held, err := h.readBody(w, r)
+	defer h.inFlight.Add(-held)
 	if err != nil {
 		var mbe *http.MaxBytesError
+		if errors.Is(err, errBusy) {
+			// Close the connection: the rest of the body is not read.
+			w.Header().Set("Connection", "close")
+			w.Header().Set("Retry-After", RetryAfter)
+			h.reply(w, http.StatusServiceUnavailable, fmt.Sprintf("audit bodies in flight exceed %d bytes: retry later", h.cfg.MaxInFlight))
+			return
+		}
 		if errors.As(err, &mbe) {
 			h.reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("audit body larger than %d bytes", h.cfg.MaxBody))
 			return

@@ -10,6 +10,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/parse/mariadbaudit"
 	"github.com/dbsec/dbsec/pkg/parse/mariadberror"
 	"github.com/dbsec/dbsec/pkg/parse/mysqlaudit"
+	"github.com/dbsec/dbsec/pkg/parse/nginxerror"
 	"github.com/dbsec/dbsec/pkg/parse/nginxredash"
 	"github.com/dbsec/dbsec/pkg/parse/perconaaudit"
 	"github.com/dbsec/dbsec/pkg/parse/postgres"
@@ -41,6 +42,7 @@ var all = []parse.Format{
 	redashapp.Format,
 	redashevents.Format,
 	nginxredash.Format,
+	nginxerror.Format,
 	gunicorn.Format,
 	postgres.Format,
 	postgrescsv.Format,

@@ -26,7 +26,13 @@
 //   - table_access records (read/insert/update/delete) precede the general
 //     record of the same statement and repeat it once per table: they are
 //     not counted ((false, nil)); their db.table names become the Objects of
-//     the next general record of the same connection.
+//     the next general record of the same connection. A log with no general
+//     record (a filter that logs only table access) is counted from them
+//     instead: the first table_access record of a statement is the event
+//     (action from its sql_command, the statement, its db.table), the others
+//     of the same statement are (false, nil); once a general record appears,
+//     the general records count (the one of a statement already counted
+//     from its table_access record is (false, nil)).
 //   - audit (startup, shutdown, noaudit), command, query, message,
 //     stored_program, authentication, global_variable and parse records are
 //     (false, nil); other classes are unknown_event errors.
@@ -51,7 +57,7 @@ import (
 var Format = parse.Format{
 	Name:   "mysql-enterprise-audit",
 	System: event.SystemMySQL,
-	Doc:    "MySQL Enterprise Audit JSON (one array element per line)",
+	Doc:    "MySQL Enterprise Audit JSON (one array element per line; general records, or table_access records alone)",
 	New:    func(parse.Options) parse.Parser { return New() },
 }
 
@@ -71,10 +77,18 @@ type Parser struct {
 	tblBuf  []byte
 	tblEnds [maxObjects]int
 	tblN    int
+
+	// A log without general records (a filter that logs only table
+	// access) is counted from its table_access records: seenGeneral is
+	// false until a general record appears, and taConn/taHash name the
+	// statement last counted that way.
+	seenGeneral bool
+	taConn      int64
+	taHash      uint64
 }
 
 // New returns a parser.
-func New() *Parser { return &Parser{tblConn: -1} }
+func New() *Parser { return &Parser{tblConn: -1, taConn: -1} }
 
 type record struct {
 	timestamp, class, event, connID                  []byte
@@ -188,7 +202,14 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 	case "connection", "general":
 	case "table_access":
 		p.addTable(conn, r.taDB, r.taTable)
-		return false, nil
+		if p.seenGeneral {
+			return false, nil
+		}
+		h := hash(r.taQuery)
+		if conn == p.taConn && h == p.taHash {
+			return false, nil // another table of the statement counted
+		}
+		p.taConn, p.taHash = conn, h
 	case "audit", "command", "query", "message", "stored_program", "authentication", "global_variable", "parse":
 		return false, nil
 	default:
@@ -238,7 +259,35 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 		return true, nil
 	}
 
+	if string(r.class) == "table_access" {
+		// Only table access is logged (so far): the statement ran, on
+		// the first table of its records.
+		sql := redact.String(parse.S(r.taQuery))
+		ev.Action = Action(r.taCommand, sql)
+		ev.Statement = sql
+		ev.Raw = redact.String(ev.Raw)
+		ev.Database = parse.S(r.taDB)
+		ev.Category = ev.Action.Category()
+		if len(r.taTable) > 0 {
+			if len(r.taDB) > 0 {
+				ev.Objects = append(ev.Objects, parse.S(r.taDB)+"."+parse.S(r.taTable))
+			} else {
+				ev.Objects = append(ev.Objects, parse.S(r.taTable))
+			}
+		}
+		return true, nil
+	}
+
 	// general
+	p.seenGeneral = true
+	if conn == p.taConn && hash(r.query) == p.taHash {
+		// The statement was counted from its table_access record before
+		// the first general record showed that the log has them.
+		p.taConn = -1
+		p.takeTables(conn, ev)
+		ev.Objects = ev.Objects[:0]
+		return false, nil
+	}
 	sql := redact.String(parse.S(r.query))
 	if len(r.query) == 0 || string(r.sqlCommand) == "error" {
 		if string(r.command) != "Init DB" {
@@ -253,6 +302,16 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 	ev.Category = classify.Category(ev.Action, code != 0 && classify.DeniedErrno(code))
 	p.takeTables(conn, ev)
 	return true, nil
+}
+
+// hash is FNV-1a of b.
+func hash(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
 }
 
 func (p *Parser) addTable(conn int64, db, table []byte) {

@@ -7,10 +7,13 @@ import (
 	"github.com/dbsec/dbsec/pkg/parse/parsetest"
 )
 
-func TestGolden(t *testing.T) { parsetest.Golden(t, Format, "audit") }
+func TestGolden(t *testing.T) {
+	parsetest.Golden(t, Format, "audit")
+	parsetest.Golden(t, Format, "table_access")
+}
 
 func FuzzParse(f *testing.F) {
-	parsetest.Seed(f, "testdata/audit.log")
+	parsetest.Seed(f, "testdata/audit.log", "testdata/table_access.log")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parsetest.Check(t, Format, data)
 	})

@@ -17,10 +17,12 @@
 //   - any other request carrying "api_key=" in its URI = read (API-key data
 //     access, e.g. /api/queries/<id>/results.csv?api_key=…), outcome by status;
 //   - any other request answered 5xx = error;
-//   - every other well-formed line (page views, assets, API calls, the 400s
-//     of malformed request lines such as a TLS ClientHello on the plain-HTTP
-//     port) gives (false, nil): the proxy log carries every request and
-//     counting them would flood the metrics.
+//   - every other line (page views, assets, API calls, 404s, the 400s of
+//     malformed request lines such as a TLS ClientHello on the plain-HTTP
+//     port) is an event with Traffic set, category other, outcome success
+//     below 400 and failure from 400: the detection stage sees every
+//     request (scanners, injection in the URL, bursts of 404s), but the
+//     metrics do not count it and it is stored only when a rule fired.
 //
 // Fields: ClientIP = $remote_addr (X-Forwarded-For is not trusted, it is set
 // by the client), User = $remote_user when not "-", StatusCode = $status,
@@ -47,7 +49,7 @@ const FormatName = "nginx-redash"
 var Format = parse.Format{
 	Name:   FormatName,
 	System: event.SystemRedash,
-	Doc:    "nginx combined/main access log in front of Redash: logins (POST /login 302 ok, 200/429 failed), logouts, 401/403, api_key use, 5xx",
+	Doc:    "nginx combined/main access log in front of Redash: logins (POST /login 302 ok, 200/429 failed), logouts, 401/403, api_key use, 5xx; every other request reaches the detectors only",
 	New:    func(parse.Options) parse.Parser { return New(FormatName) },
 }
 
@@ -328,7 +330,7 @@ func (p *Parser) Classify(rec []byte, l *Line, t time.Time, status int64, ev *ev
 			ev.Category = event.CategoryError
 			ev.Outcome = event.OutcomeFailure
 		default:
-			return false
+			traffic(ev, status)
 		}
 	case l.Method != nil && isRoute(l.Path, "logout") && status >= 200 && status < 400:
 		ev.Category = event.CategoryLogout
@@ -351,7 +353,7 @@ func (p *Parser) Classify(rec []byte, l *Line, t time.Time, status int64, ev *ev
 		ev.Action = event.ActionOther
 		ev.Outcome = event.OutcomeFailure
 	default:
-		return false
+		traffic(ev, status)
 	}
 	ev.Time = t
 	ev.System = event.SystemRedash
@@ -366,6 +368,17 @@ func (p *Parser) Classify(rec []byte, l *Line, t time.Time, status int64, ev *ev
 		ev.Objects = append(ev.Objects, parse.S(l.Path))
 	}
 	return true
+}
+
+// traffic marks an ordinary request (see the package comment).
+func traffic(ev *event.Event, status int64) {
+	ev.Traffic = true
+	ev.Category = event.CategoryOther
+	ev.Action = event.ActionOther
+	ev.Outcome = event.OutcomeSuccess
+	if status >= 400 || status == 0 {
+		ev.Outcome = event.OutcomeFailure
+	}
 }
 
 // isRoute reports whether path is "/<name>" or "/<segment>/<name>".

@@ -55,8 +55,11 @@ func (f *fakeRedash) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "forbidden", http.StatusForbidden)
 	case strings.HasPrefix(r.URL.Path, "/api/queries/"):
 		_, _ = io.WriteString(w, "id,name\n1,x\n")
-	default:
+	case r.URL.Path == "/", strings.HasPrefix(r.URL.Path, "/static/"), strings.HasPrefix(r.URL.Path, "/api/"),
+		strings.HasPrefix(r.URL.Path, "/queries"), strings.HasPrefix(r.URL.Path, "/dashboards"):
 		_, _ = io.WriteString(w, "ok")
+	default:
+		http.NotFound(w, r) // /.env, /wp-login.php …: Redash has no such page
 	}
 }
 
@@ -222,7 +225,7 @@ func TestRealNginx(t *testing.T) {
 			t.Fatalf("%s %s: status %d, want %d", method, path, resp.StatusCode, want)
 		}
 	}
-	do("GET", "/login", "", nil, 200) // the form: not an event
+	do("GET", "/login", "", nil, 200) // the form: traffic, not a security event
 	for i := range bad {
 		h := map[string]string{"Referer": base + "/login"}
 		if i%3 == 0 {
@@ -240,7 +243,7 @@ func TestRealNginx(t *testing.T) {
 	do("GET", "/api/queries/7/results.csv?api_key=SECRET123", "", map[string]string{"Referer": base + "/queries/7?api_key=SECRET123&p=1"}, 200)
 	do("GET", "/api/admin", "", nil, 403)
 	do("GET", "/logout", "", nil, 302)
-	do("GET", "/static/app.js", "", nil, 200) // ordinary request: not an event
+	do("GET", "/static/app.js", "", nil, 200) // ordinary request: traffic
 
 	// A TLS ClientHello on the plain-HTTP port: nginx logs "\x16\x03\x01…" 400.
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
@@ -274,7 +277,7 @@ func TestRealNginx(t *testing.T) {
 	var (
 		ev                                         event.Event
 		failed, success, denied, reads, logouts, n int
-		throttledSeen, xff                         int
+		throttledSeen, xff, traffic                int
 	)
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
@@ -299,6 +302,10 @@ func TestRealNginx(t *testing.T) {
 			t.Errorf("client ip %q", ev.ClientIP)
 		}
 		switch {
+		case ev.Traffic:
+			// GET /login (the form), /static/app.js and the ClientHello:
+			// for the detectors only.
+			traffic++
 		case ev.Category == event.CategoryLogin && ev.Outcome == event.OutcomeFailure:
 			failed++
 			if ev.Reason == "throttled" {
@@ -328,7 +335,10 @@ func TestRealNginx(t *testing.T) {
 	if denied != 1 || reads != 1 || logouts != 1 {
 		t.Errorf("denied=%d reads=%d logouts=%d, want 1 each", denied, reads, logouts)
 	}
-	if want := bad + orgBad + good + throttled + 3; n != want {
+	if traffic != 3 {
+		t.Errorf("%d ordinary requests, want 3", traffic)
+	}
+	if want := bad + orgBad + good + throttled + 3 + 3; n != want {
 		t.Errorf("%d events, want %d", n, want)
 	}
 	if xff != (bad+2)/3 {

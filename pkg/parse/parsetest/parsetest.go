@@ -31,6 +31,8 @@ type Record struct {
 	Error string       `json:"error,omitempty"`
 	// Reason is the parse-error reason of Error.
 	Reason string `json:"reason,omitempty"`
+	// Skipped says why the parser set the record aside (parse.Skip).
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // Options for a golden run; Location defaults to UTC and Now to
@@ -57,6 +59,8 @@ func Run(f parse.Format, opts parse.Options, data []byte) []Record {
 		ev.Reset()
 		ok, err := p.Parse(rec, &ev)
 		switch {
+		case parse.IsSkip(err):
+			out = append(out, Record{Line: pos.Line, Skipped: err.(*parse.Skip).Why})
 		case err != nil:
 			out = append(out, Record{Line: pos.Line, Error: err.Error(), Reason: parse.ReasonOf(err).String()})
 		case ok:
@@ -147,7 +151,8 @@ func Seed(f *testing.F, files ...string) {
 }
 
 // Check is the fuzz invariant: parsing data (split into lines, through the
-// assembler if any) must not panic, and every error must be a *parse.Error.
+// assembler if any) must not panic, and every error must be a *parse.Error
+// (or a *parse.Skip).
 func Check(t *testing.T, f parse.Format, data []byte) {
 	p := f.New(Options())
 	var asm parse.Assembler
@@ -158,7 +163,7 @@ func Check(t *testing.T, f parse.Format, data []byte) {
 	check := func(rec []byte) {
 		ev.Reset()
 		_, err := p.Parse(rec, &ev)
-		if err != nil {
+		if err != nil && !parse.IsSkip(err) {
 			var pe *parse.Error
 			if !errors.As(err, &pe) {
 				t.Fatalf("error is %T, not *parse.Error: %v", err, err)

@@ -1,14 +1,25 @@
-// Package perconaaudit parses the Percona Server audit_log plugin in JSON
-// format (audit_log_format=JSON, format name "percona-audit", docs/formats.md
-// and §4.4), one record per line:
+// Package perconaaudit parses the Percona Server audit_log plugin (format
+// name "percona-audit", docs/formats.md) in all four of its
+// audit_log_format layouts, recognised record by record:
 //
+//	JSON, one record per line:
 //	{"audit_record":{"name":"Connect","record":"7_2024-09-03T01:53:14","timestamp":"2024-09-03T01:53:33Z",
 //	 "connection_id":"993","status":1156,"user":"","priv_user":"","os_login":"","proxy_user":"",
 //	 "host":"juju-da2225-8","ip":"10.207.85.214","db":""}}
 //
-// The XML formats (OLD, NEW) and CSV are not read. timestamp is UTC
-// ("…Z" or "… UTC"). status is 0 for success, else the MySQL error number.
-// Keys are matched in lower and upper case.
+//	CSV, one record per line: NAME, RECORD, TIMESTAMP, then for statements
+//	COMMAND_CLASS, CONNECTION_ID, STATUS, SQLTEXT, USER, HOST, OS_USER, IP,
+//	DB, and for connections CONNECTION_ID, STATUS, USER, PRIV_USER,
+//	OS_LOGIN, PROXY_USER, HOST, IP, DB:
+//	"Query","22567_2021-06-30T16:10:09","2021-06-30T16:19:00 UTC","select","2",0,"select 1","root[root] @ localhost []","localhost","","",""
+//
+//	OLD XML, a record of attributes over several lines (<AUDIT_RECORD … />),
+//	and NEW XML, a record of elements (<AUDIT_RECORD> <NAME>…</NAME> …
+//	</AUDIT_RECORD>), both inside <AUDIT>…</AUDIT>: the Assembler joins the
+//	lines of one record; values are XML-unescaped.
+//
+// timestamp is UTC ("…Z" or "… UTC"). status is 0 for success, else the
+// MySQL error number. Keys are matched in lower and upper case.
 //
 // Counting rules:
 //
@@ -39,6 +50,7 @@ import (
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/parse"
 	"github.com/dbsec/dbsec/pkg/parse/internal/connset"
+	"github.com/dbsec/dbsec/pkg/parse/internal/csvrec"
 	"github.com/dbsec/dbsec/pkg/parse/internal/jsonscan"
 	"github.com/dbsec/dbsec/pkg/parse/mysqlaudit"
 	"github.com/dbsec/dbsec/pkg/redact"
@@ -46,10 +58,11 @@ import (
 
 // Format is the parser unit "percona-audit".
 var Format = parse.Format{
-	Name:   "percona-audit",
-	System: event.SystemMySQL,
-	Doc:    "Percona Server audit_log plugin, JSON format",
-	New:    func(parse.Options) parse.Parser { return New() },
+	Name:         "percona-audit",
+	System:       event.SystemMySQL,
+	Doc:          "Percona Server audit_log plugin: JSON, CSV, OLD and NEW XML formats",
+	New:          func(o parse.Options) parse.Parser { p := New(); p.loc = o.Defaults().Location; return p },
+	NewAssembler: func() parse.Assembler { return NewAssembler() },
 }
 
 const maxRecord = 1 << 20
@@ -59,10 +72,15 @@ type Parser struct {
 	sc  jsonscan.Scanner
 	r   record
 	bad connset.Set
+
+	loc   *time.Location // of times written without a zone
+	xbuf  []byte         // decoded XML values of the current record
+	split csvrec.Splitter
+	cols  [16][]byte // CSV fields
 }
 
-// New returns a parser.
-func New() *Parser { return &Parser{} }
+// New returns a parser whose zone-less times are UTC.
+func New() *Parser { return &Parser{loc: time.UTC} }
 
 type record struct {
 	wrapped                                     bool
@@ -123,25 +141,40 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 		return false, parse.Errorf(parse.ReasonTooLong, maxRecord, "record longer than %d bytes", maxRecord)
 	}
 	b := bytes.TrimRight(rec, " \t\r\n")
-	b = bytes.TrimSuffix(b, []byte(","))
 	i := jsonscan.SkipWS(b, 0)
 	if i == len(b) {
 		return false, nil
 	}
-	p.sc.Reset(len(b))
 	p.r = record{}
-	j, err := p.sc.Object(b, i, nil, 0, &p.r)
-	if err != nil {
-		return false, err
-	}
-	if j = jsonscan.SkipWS(b, j); j != len(b) {
-		return false, parse.Errorf(parse.ReasonEncoding, j, "trailing data after the object")
+	switch b[i] {
+	case '<':
+		// OLD or NEW XML (audit_log_format=OLD|NEW), one record assembled
+		// from its lines; the file's <?xml …?>, <AUDIT> and </AUDIT> lines
+		// carry nothing.
+		ok, err := p.xml(b, i)
+		if !ok || err != nil {
+			return false, err
+		}
+	case '"':
+		if err := p.csv(b); err != nil {
+			return false, err
+		}
+	default:
+		b = bytes.TrimSuffix(b, []byte(","))
+		p.sc.Reset(len(b))
+		j, err := p.sc.Object(b, i, nil, 0, &p.r)
+		if err != nil {
+			return false, err
+		}
+		if j = jsonscan.SkipWS(b, j); j != len(b) {
+			return false, parse.Errorf(parse.ReasonEncoding, j, "trailing data after the object")
+		}
+		if !p.r.wrapped || p.r.name == nil {
+			return false, parse.Errorf(parse.ReasonSyntax, i, "not an audit_record object")
+		}
 	}
 	r := &p.r
-	if !r.wrapped || r.name == nil {
-		return false, parse.Errorf(parse.ReasonSyntax, i, "not an audit_record object")
-	}
-	t, ok := parseTime(r.timestamp)
+	t, ok := parseTime(r.timestamp, p.loc)
 	if !ok {
 		return false, parse.Errorf(parse.ReasonTimestamp, 0, "bad timestamp %q", r.timestamp)
 	}
@@ -218,8 +251,10 @@ func userName(u []byte) []byte {
 }
 
 // parseTime reads "2024-09-03T01:53:33Z", "2024-01-15T10:30:00 UTC" or a
-// time with a numeric offset.
-func parseTime(b []byte) (time.Time, bool) {
+// time with a numeric offset, which the audit_log plugin writes, and a time
+// with no zone, which the 8.0 audit log filter writes in the server's local
+// time (loc, the source's timezone).
+func parseTime(b []byte, loc *time.Location) (time.Time, bool) {
 	y, mo, d, h, mi, s, nsec, end, ok := parse.Clock(b)
 	if !ok {
 		return time.Time{}, false
@@ -227,7 +262,9 @@ func parseTime(b []byte) (time.Time, bool) {
 	rest := b[end:]
 	off := 0
 	switch {
-	case len(rest) == 0, string(rest) == " UTC", string(rest) == "UTC":
+	case len(rest) == 0:
+		return time.Date(y, time.Month(mo), d, h, mi, s, nsec, loc).UTC(), true
+	case string(rest) == " UTC", string(rest) == "UTC", string(rest) == "Z":
 	default:
 		if off, ok = parse.Offset(rest); !ok {
 			return time.Time{}, false

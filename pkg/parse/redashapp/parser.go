@@ -6,13 +6,20 @@
 // Assembler joins them), and gunicorn's error-log lines interleaved on the
 // same stream.
 //
+// Two more layouts are read: Flask's default handler, "[asctime] LEVEL in
+// module: message" (an app whose logging is not configured writes "ERROR in
+// app: Exception on <path> [<METHOD>]"), and Celery's default worker layout
+// of Redash before 2017, "[asctime: LEVEL/process] message". A record in
+// any other layout is a parse error, so that a gap shows.
+//
 // Events:
 //   - level ERROR or CRITICAL (Flask "Exception on <path> [<METHOD>]" with
 //     its traceback, worker failures, gunicorn WORKER TIMEOUT) = error;
 //     Reason = the first line of the message;
 //   - the worker's "job=execute_query state=executing_query … username=U"
-//     = read / select with User U, Database = ds_id, Objects = [query_id]
-//     (one per execution: the other states give (false, nil)).
+//     (or "task=execute_query …" before Redash 9) = read / select with User
+//     U, Database = ds_id, Objects = [query_id], ConnectionID = the job or
+//     task id (one per execution: the other states give (false, nil)).
 //
 // Everything else gives (false, nil). Values of api_key= are masked.
 package redashapp
@@ -34,7 +41,7 @@ const FormatName = "redash-app"
 var Format = parse.Format{
 	Name:         FormatName,
 	System:       event.SystemRedash,
-	Doc:          "Redash application log: errors and tracebacks, worker execute_query with username",
+	Doc:          "Redash application log (REDASH_LOG_FORMAT, Flask default, Celery-era worker): errors and tracebacks, worker execute_query with username",
 	New:          func(o parse.Options) parse.Parser { return New(o) },
 	NewAssembler: func() parse.Assembler { return NewAssembler() },
 }
@@ -86,36 +93,63 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 		return ok, err
 	}
 	ts := rec[1:e]
+	var level, msg []byte
+	switch {
+	case bytes.Contains(ts, []byte(": ")):
+		// Celery's default worker layout (Redash before 2017):
+		// "[asctime: LEVEL/process] message".
+		i := bytes.Index(ts, []byte(": "))
+		lp := ts[i+2:]
+		j := bytes.IndexByte(lp, '/')
+		if j < 0 {
+			return false, parse.Errorf(parse.ReasonSyntax, 1+i+2, "celery layout without LEVEL/process")
+		}
+		level, ts = lp[:j], ts[:i]
+		msg = bytes.TrimPrefix(rec[e+1:], []byte(" "))
+	case len(rec) > e+2 && rec[e+1] == '[':
+		// REDASH_LOG_FORMAT: "[asctime][PID:n][LEVEL][name] message".
+		var f [3][]byte // PID:n, LEVEL, name
+		rest := rec[e+1:]
+		for i := range f {
+			if len(rest) < 2 || rest[0] != '[' {
+				return false, parse.Errorf(parse.ReasonSyntax, len(rec)-len(rest), "expected [field]")
+			}
+			k := bytes.IndexByte(rest, ']')
+			if k < 0 {
+				return false, parse.Errorf(parse.ReasonSyntax, len(rec)-len(rest), "unterminated [field]")
+			}
+			f[i] = rest[1:k]
+			rest = rest[k+1:]
+		}
+		if !bytes.HasPrefix(f[0], []byte("PID:")) {
+			return false, parse.Errorf(parse.ReasonField, 0, "bad PID field %q", f[0])
+		}
+		level, msg = f[1], bytes.TrimPrefix(rest, []byte(" "))
+	case len(rec) > e+2 && rec[e+1] == ' ':
+		// Flask's default handler: "[asctime] LEVEL in module: message".
+		rest := rec[e+2:]
+		i := bytes.Index(rest, []byte(" in "))
+		j := bytes.Index(rest, []byte(": "))
+		if i <= 0 || j < i {
+			return false, parse.Errorf(parse.ReasonSyntax, e+2, "unknown Redash log layout: want [PID:n][LEVEL][name], \"LEVEL in module:\" or celery's [time: LEVEL/process]")
+		}
+		level, msg = rest[:i], rest[j+2:]
+	default:
+		return false, parse.Errorf(parse.ReasonSyntax, e+1, "unknown Redash log layout: want [PID:n][LEVEL][name], \"LEVEL in module:\" or celery's [time: LEVEL/process]")
+	}
 	y, mo, d, h, mi, s, nsec, end, ok := parse.Clock(ts)
 	if !ok || end != len(ts) {
 		return false, parse.Errorf(parse.ReasonTimestamp, 1, "bad asctime %q", ts)
 	}
 	// Local time in Options.Location.
 	t := p.local(y, mo, d, h, mi, s, nsec)
-	var f [3][]byte // PID:n, LEVEL, name
-	rest := rec[e+1:]
-	for i := range f {
-		if len(rest) < 2 || rest[0] != '[' {
-			return false, parse.Errorf(parse.ReasonSyntax, len(rec)-len(rest), "expected [field]")
-		}
-		k := bytes.IndexByte(rest, ']')
-		if k < 0 {
-			return false, parse.Errorf(parse.ReasonSyntax, len(rec)-len(rest), "unterminated [field]")
-		}
-		f[i] = rest[1:k]
-		rest = rest[k+1:]
-	}
-	if !bytes.HasPrefix(f[0], []byte("PID:")) {
-		return false, parse.Errorf(parse.ReasonField, 0, "bad PID field %q", f[0])
-	}
-	msg := bytes.TrimPrefix(rest, []byte(" "))
 	fill := func() {
 		ev.Time = t
 		ev.System = event.SystemRedash
 		ev.Format = FormatName
 		ev.Raw = parse.S(rec)
 	}
-	switch string(f[1]) {
+	switch string(level) {
 	case "ERROR", "CRITICAL":
 		fill()
 		ev.Category = event.CategoryError
@@ -124,7 +158,13 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 		ev.Reason = parse.S(firstLine(msg))
 		return true, nil
 	}
-	if i := bytes.Index(msg, []byte("job=execute_query")); i >= 0 && (i == 0 || msg[i-1] == ' ') {
+	// The worker's execution log: "job=execute_query" (RQ, Redash 9+) or
+	// "task=execute_query" (Celery, before).
+	for _, key := range [2]string{"job", "task"} {
+		i := bytes.Index(msg, []byte(key+"=execute_query"))
+		if i < 0 || (i > 0 && msg[i-1] != ' ') {
+			continue
+		}
 		m := firstLine(msg)
 		if string(kv(m, "state")) != "executing_query" {
 			return false, nil
@@ -133,12 +173,14 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 		ev.Category = event.CategoryRead
 		ev.Action = event.ActionSelect
 		ev.Outcome = event.OutcomeUnknown
-		ev.User = parse.S(kv(m, "username"))
+		if u := kv(m, "username"); string(u) != "unknown" {
+			ev.User = parse.S(u)
+		}
 		ev.Database = parse.S(kv(m, "ds_id"))
-		if q := kv(m, "query_id"); len(q) > 0 {
+		if q := kv(m, "query_id"); len(q) > 0 && string(q) != "unknown" && string(q) != "adhoc" {
 			ev.Objects = append(ev.Objects, parse.S(q))
 		}
-		ev.ConnectionID = parse.S(kv(m, "job_id"))
+		ev.ConnectionID = parse.S(kv(m, key+"_id"))
 		return true, nil
 	}
 	return false, nil

@@ -19,9 +19,12 @@
 //   - "reject sql, client_ip:…, port:…, user:…, app:…, reject_regex:…,
 //     sql:…" = access_denied with the statement's verb;
 //   - "[0x357] Authentication failure" on the request line (RST/WS "connect
-//     server error, ip:…") — see "Counting a login failure once" below;
-//     the connection pool's own line for the same attempt ("CNP … connect to
-//     taos failed: [0x357] …, user:…") gives (false, nil);
+//     server error, ip:…", with the client address) or on the connection
+//     pool's line ("CNP … connect to taos failed: [0x357] …, user:…", with
+//     the user; the only line when the pool itself fails to log in) — see
+//     "Counting a login failure once" below; of the two lines of one
+//     attempt (within 100 ms of each other, in either order) the first
+//     counts;
 //   - any other error/fatal/panic line = category error.
 //
 // # Counting a login failure once
@@ -76,7 +79,16 @@ type Parser struct {
 	// line of the same request is not counted again.
 	denied [8]qid
 	next   int
+	// lastAuth is when the last authentication failure was counted: the
+	// request's line (RST/WS, with the client address) and the connection
+	// pool's line (CNP, with the user) of one attempt come within
+	// authPair of each other, in either order.
+	lastAuth time.Time
 }
+
+// authPair is how close the request's and the pool's lines of one failed
+// attempt are.
+const authPair = 100 * time.Millisecond
 
 type qid struct {
 	n   int
@@ -190,9 +202,12 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 		return true, nil
 	}
 	if bytes.Contains(msg, []byte("Authentication failure")) {
-		if bytes.HasPrefix(msg, []byte("connect to taos failed")) {
-			return false, nil // the pool's line of the request logged below/above
+		if !p.lastAuth.IsZero() && l.t.Sub(p.lastAuth).Abs() <= authPair {
+			// The other line of an attempt already counted.
+			p.lastAuth = time.Time{}
+			return false, nil
 		}
+		p.lastAuth = l.t
 		fill()
 		ev.Action = event.ActionConnect
 		ev.Outcome = event.OutcomeFailure

@@ -20,6 +20,8 @@
 //     "failed to login from" within the last 2 s (the same attempt: counted
 //     once).
 //   - 2.x "user:U, failed to auth user, reason:<auth error>" = login failure
+//   - 2.x "user:U login from IP, result:<auth error>" = login failure, and
+//     "… result:success" = login success (the mnode's connect handler)
 //     ("System not ready" and other non-credential reasons are ignored).
 //   - mnode "user:U, start to create|alter|drop" = create/alter/drop user
 //     (privilege_change; GRANT/REVOKE are alter user in 3.x), "db:A.D, start
@@ -299,6 +301,34 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 			ev.User = parse.S(msg[5:i])
 			ev.Reason = parse.S(cutReason(reason))
 			p.remember(h.Thread, h.Time)
+			return true, nil
+		}
+		// 2.x mnode: user:U login from IP, result:R (error level on failure,
+		// info on success).
+		if i := bytes.Index(msg, []byte(" login from ")); i > 5 {
+			rest := msg[i+len(" login from "):]
+			j := bytes.Index(rest, []byte(", result:"))
+			if j < 0 {
+				return false, nil
+			}
+			result := rest[j+len(", result:"):]
+			switch {
+			case bytes.EqualFold(bytes.TrimSpace(result), []byte("success")):
+				fill()
+				ev.Outcome = event.OutcomeSuccess
+			case authReason(result):
+				fill()
+				ev.Outcome = event.OutcomeFailure
+				ev.Reason = parse.S(cutReason(result))
+				ev.StatusCode = "0x0357"
+				p.remember(h.Thread, h.Time)
+			default:
+				return false, nil // not about credentials (database, system state)
+			}
+			ev.Category = event.CategoryLogin
+			ev.Action = event.ActionConnect
+			ev.User = parse.S(msg[5:i])
+			ev.ClientIP = parse.S(rest[:j])
 			return true, nil
 		}
 	}

@@ -27,20 +27,37 @@ import (
 var Format = parse.Format{
 	Name:   "tidb-general",
 	System: event.SystemTiDB,
-	Doc:    "TiDB general log ([GENERAL_LOG] lines; statements submitted, outcome unknown)",
+	Doc:    "TiDB general log ([GENERAL_LOG] lines, text or log.format = json; statements submitted, outcome unknown)",
 	New:    func(parse.Options) parse.Parser { return New() },
 }
 
 // Parser parses general-log lines. It is not safe for concurrent use.
 type Parser struct {
-	tok unified.Tokenizer
+	tok  unified.Tokenizer
+	json unified.JSON
 }
 
 // New returns a parser.
 func New() *Parser { return &Parser{} }
 
-// Parse implements parse.Parser.
+// Parse implements parse.Parser. A line of log.format = "json" is read as
+// its text form (unified.JSON); the event keeps the JSON line as Raw.
 func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
+	if unified.IsJSON(rec) {
+		text, err := p.json.Text(rec)
+		if err != nil {
+			return false, err
+		}
+		ok, err := p.parseText(text, ev)
+		if ok {
+			ev.Raw = parse.S(rec)
+		}
+		return ok, err
+	}
+	return p.parseText(rec, ev)
+}
+
+func (p *Parser) parseText(rec []byte, ev *event.Event) (bool, error) {
 	if len(bytes.TrimSpace(rec)) == 0 {
 		return false, nil
 	}

@@ -10,7 +10,7 @@ import (
 func TestGolden(t *testing.T) { parsetest.Golden(t, Format, "general") }
 
 func FuzzParse(f *testing.F) {
-	parsetest.Seed(f, "testdata/general.log")
+	parsetest.Seed(f, "testdata/general.log", "testdata/general-json.log")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parsetest.Check(t, Format, data)
 	})
@@ -38,4 +38,11 @@ func BenchmarkParse(b *testing.B) {
 		ev.Reset()
 		_, _ = p.Parse(line, &ev)
 	}
+}
+
+// TestJSONLayout: log.format = "json" lines (the records of general.log in the
+// JSON layout pingcap/log writes) give the same events as the text layout.
+func TestJSONLayout(t *testing.T) {
+	parsetest.Golden(t, Format, "general-json")
+	parsetest.SameEvents(t, Format, "testdata/general.log", "testdata/general-json.log")
 }

@@ -30,13 +30,14 @@ import (
 var Format = parse.Format{
 	Name:   "tidb-log",
 	System: event.SystemTiDB,
-	Doc:    "tidb.log security lines: failed logins, denied statements, CRUCIAL OPERATION, connection events",
+	Doc:    "tidb.log security lines (text or log.format = json): failed logins, denied statements, CRUCIAL OPERATION, connection events",
 	New:    func(parse.Options) parse.Parser { return New() },
 }
 
 // Parser parses tidb.log lines. It is not safe for concurrent use.
 type Parser struct {
 	tok  unified.Tokenizer
+	json unified.JSON
 	seen connset.Set
 }
 
@@ -70,8 +71,24 @@ func classifyMessage(m []byte) message {
 	return msgNone
 }
 
-// Parse implements parse.Parser.
+// Parse implements parse.Parser. A line of log.format = "json" is read as
+// its text form (unified.JSON); the event keeps the JSON line as Raw.
 func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
+	if unified.IsJSON(rec) {
+		text, err := p.json.Text(rec)
+		if err != nil {
+			return false, err
+		}
+		ok, err := p.parseText(text, ev)
+		if ok {
+			ev.Raw = parse.S(rec)
+		}
+		return ok, err
+	}
+	return p.parseText(rec, ev)
+}
+
+func (p *Parser) parseText(rec []byte, ev *event.Event) (bool, error) {
 	if len(bytes.TrimSpace(rec)) == 0 {
 		return false, nil
 	}
@@ -272,7 +289,9 @@ func (p *Parser) userHost(ev *event.Event, uh []byte) {
 }
 
 func isIP(b []byte) bool {
-	if len(b) == 0 {
+	// An account host such as % or a name is not an address; checking
+	// first spares ParseAddr's error (an allocation) on every such line.
+	if len(b) == 0 || !(b[0] >= '0' && b[0] <= '9' || b[0] == ':' || (b[0]|0x20) >= 'a' && (b[0]|0x20) <= 'f') {
 		return false
 	}
 	_, err := netip.ParseAddr(parse.S(b))

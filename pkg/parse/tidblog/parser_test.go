@@ -12,7 +12,7 @@ func TestGolden(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	parsetest.Seed(f, "testdata/tidb.log")
+	parsetest.Seed(f, "testdata/tidb.log", "testdata/tidb-json.log")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parsetest.Check(t, Format, data)
 	})
@@ -29,7 +29,10 @@ var (
 func TestNoAllocs(t *testing.T) {
 	p := New()
 	var ev event.Event
-	for name, line := range map[string][]byte{"ignored": lineIgnored, "crucial": lineCrucial, "denied": lineDenied, "auth": lineAuthFail} {
+	jsonCrucial := []byte(`{"level":"INFO","time":"2024/07/24 09:59:48.524 +00:00","caller":"session.go:3313","message":"CRUCIAL OPERATION","conn":3100730542467842,"schemaVersion":35,"cur_db":"testdb","sql":"CREATE TABLE t(c0 INT);","user":"root@%"}`)
+	jsonIgnored := []byte(`{"level":"INFO","time":"2021/12/13 07:30:23.348 +00:00","caller":"trackerRecorder.go:29","message":"Mem Profile Tracker started"}`)
+	for name, line := range map[string][]byte{"ignored": lineIgnored, "crucial": lineCrucial, "denied": lineDenied, "auth": lineAuthFail,
+		"json crucial": jsonCrucial, "json ignored": jsonIgnored} {
 		allocs := testing.AllocsPerRun(200, func() {
 			ev.Reset()
 			if _, err := p.Parse(line, &ev); err != nil {
@@ -95,4 +98,11 @@ func BenchmarkParse(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestJSONLayout: log.format = "json" lines (the records of tidb.log in the
+// JSON layout pingcap/log writes) give the same events as the text layout.
+func TestJSONLayout(t *testing.T) {
+	parsetest.Golden(t, Format, "tidb-json")
+	parsetest.SameEvents(t, Format, "testdata/tidb.log", "testdata/tidb-json.log")
 }

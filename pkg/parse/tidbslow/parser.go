@@ -16,8 +16,9 @@
 //	insert into t select * from t;
 //
 // NewAssembler groups the lines into records; the Parser reads one record.
-// Records of TiDB's own internal SQL (Is_internal: true) give (false, nil):
-// they are not client activity. A failed statement (Succ: false) keeps the
+// Records of TiDB's own internal SQL (Is_internal: true: statistics,
+// GC, DDL jobs) give a *parse.Skip: they are not client activity, and the
+// pipeline counts them in dbsec_records_skipped_total. A failed statement (Succ: false) keeps the
 // category of its verb with outcome failure (the slow log gives no error
 // code, so a denial cannot be told apart).
 package tidbslow
@@ -54,6 +55,9 @@ type Parser struct{}
 
 // New returns a parser.
 func New() *Parser { return &Parser{} }
+
+// errInternal is the Skip of internal records (one value: no allocation).
+var errInternal = &parse.Skip{Why: "TiDB internal statement (Is_internal: true)"}
 
 // Parse implements parse.Parser.
 func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
@@ -94,7 +98,7 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 		return false, parse.Errorf(parse.ReasonSyntax, len(rec)-1, "record has no SQL statement")
 	}
 	if internal {
-		return false, nil
+		return false, errInternal
 	}
 	sql := rec[sqlStart:]
 	// "use <db>;" before the statement names the current database.

@@ -1007,6 +1007,16 @@ func (s *Store) DriftChanges(ctx context.Context, q store.DriftQuery) (store.Dri
 // retention anchor) is trusted as the starting point.
 func (s *Store) Integrity(ctx context.Context, q store.IntegrityQuery) (store.IntegrityReport, error) {
 	rep := store.IntegrityReport{OK: true}
+	// The head first: a chain cut at either end verifies on its own, so it
+	// is compared with the signed checkpoint (head.go) and with the head
+	// the writer last committed.
+	if why, err := s.headProblem(ctx); err != nil {
+		return rep, err
+	} else if why != "" {
+		rep.OK = false
+		rep.FirstBreak = &store.IntegrityBreak{Reason: why}
+		return rep, nil
+	}
 	var lo, hi sql.NullInt64
 	if err := s.rdb.QueryRowContext(ctx, `SELECT MIN(seq), MAX(seq) FROM events`).Scan(&lo, &hi); err != nil {
 		return rep, err
@@ -1059,6 +1069,8 @@ func (s *Store) Integrity(ctx context.Context, q store.IntegrityQuery) (store.In
 		if err != nil {
 			return rep, err
 		}
+		want := map[int64][]string{}
+		batchLo := next
 		for _, d := range evs {
 			if d.row.seq != next {
 				rep.OK = false
@@ -1079,7 +1091,18 @@ func (s *Store) Integrity(ctx context.Context, q store.IntegrityQuery) (store.In
 			}
 			prev = d.row.h
 			rep.Checked++
+			if len(d.ev.Detections) > 0 {
+				want[d.row.seq] = d.ev.Detections
+			}
 			next++
+		}
+		// The detections of the verified events (head.go).
+		if seq, why, err := s.checkDetections(ctx, batchLo, next-1, want); err != nil {
+			return rep, err
+		} else if why != "" {
+			rep.OK = false
+			rep.FirstBreak = &store.IntegrityBreak{Seq: seq, Reason: why}
+			return rep, nil
 		}
 	}
 	if next <= end {
@@ -1088,5 +1111,13 @@ func (s *Store) Integrity(ctx context.Context, q store.IntegrityQuery) (store.In
 		return rep, nil
 	}
 	rep.Head = hex.EncodeToString(prev)
+	if q.Start == 0 && q.End == 0 {
+		if why, err := s.checkRollups(ctx); err != nil {
+			return rep, err
+		} else if why != "" {
+			rep.OK = false
+			rep.FirstBreak = &store.IntegrityBreak{Reason: why}
+		}
+	}
 	return rep, nil
 }

@@ -51,6 +51,9 @@ type Options struct {
 	// Now is the clock for retention (time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
+	// HeadKey signs the head checkpoint (<Path>.head). Empty: a key is
+	// generated on first use and kept in <Path>.head.key (mode 0600).
+	HeadKey []byte
 }
 
 // Store is the embedded SQLite store. Consume, the Add/Put methods and
@@ -81,6 +84,13 @@ type Store struct {
 	prevHash []byte
 	dict     *dictCache
 	stmts    map[int]*sql.Stmt
+
+	// the signed head checkpoint (head.go)
+	headKey    []byte
+	headMu     sync.Mutex
+	regressed  []Regression // under headMu after Open
+	headSeq    atomic.Int64
+	headHash48 atomic.Uint64
 }
 
 var (
@@ -156,6 +166,16 @@ func Open(opts Options) (*Store, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	registerFuncs()
+	// The database and its WAL and shared-memory files (which SQLite
+	// creates with the database's mode) hold the audit trail: 0600, like
+	// the export and the detector state.
+	if err := createPrivate(opts.Path); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
+	}
+	key, err := headKey(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
+	}
 	pragmas := fmt.Sprintf("_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-%d)&_pragma=temp_store(MEMORY)", opts.CacheMiB*1024)
 	// auto_vacuum must be set before the first table is created.
 	wdb, err := sql.Open("sqlite", "file:"+opts.Path+"?_pragma=auto_vacuum(INCREMENTAL)&"+pragmas)
@@ -191,14 +211,38 @@ func Open(opts Options) (*Store, error) {
 		done:    make(chan struct{}),
 		dict:    newDictCache(),
 		stmts:   map[int]*sql.Stmt{},
+		headKey: key,
 	}
 	if err := s.loadState(); err != nil {
 		wdb.Close()
 		rdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
 	}
+	if err := s.verifyHeadAtOpen(); err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("open store %s: head checkpoint: %w", opts.Path, err)
+	}
 	s.wg.Go(s.writer)
 	return s, nil
+}
+
+// createPrivate creates the database file with mode 0600 if it does not
+// exist yet, and narrows the mode of an existing one.
+func createPrivate(p string) error {
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return f.Chmod(0o600)
+	}
+	return nil
 }
 
 func (s *Store) loadState() error {
@@ -241,7 +285,7 @@ CREATE INDEX IF NOT EXISTS ev_dig ON events(dig, ts);
 CREATE TABLE IF NOT EXISTS detections(
   id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, rule INTEGER NOT NULL, severity TEXT NOT NULL,
   src INTEGER NOT NULL, usr INTEGER NOT NULL, ip INTEGER NOT NULL, eseq INTEGER NOT NULL, event_id TEXT NOT NULL, msg TEXT NOT NULL,
-  doc TEXT NOT NULL DEFAULT '');
+  doc TEXT NOT NULL DEFAULT '', mac TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS det_ts ON detections(ts);
 CREATE INDEX IF NOT EXISTS det_rule ON detections(rule, ts);
 CREATE TABLE IF NOT EXISTS findings(
@@ -274,8 +318,20 @@ func migrate(db *sql.DB) error {
 			return err
 		}
 	}
-	_, err := db.Exec(`CREATE UNIQUE INDEX IF NOT EXISTS drift_k ON drift(k)`)
-	return err
+	if _, err := db.Exec(`CREATE UNIQUE INDEX IF NOT EXISTS drift_k ON drift(k)`); err != nil {
+		return err
+	}
+	// detections gained mac: an HMAC of the row with the head key, checked
+	// by Integrity (rows written before have none).
+	if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('detections') WHERE name = 'mac'`).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := db.Exec(`ALTER TABLE detections ADD COLUMN mac TEXT NOT NULL DEFAULT ''`); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // detDoc is the part of a detection kept as JSON in detections.doc.
@@ -306,7 +362,7 @@ func (s *Store) Consume(ev *event.Event) {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed.Load() {
-		s.dropped.Add(1)
+		s.drop("store closed")
 		return
 	}
 	c := ev.Clone()
@@ -325,7 +381,48 @@ func (s *Store) Consume(ev *event.Event) {
 	case s.queue <- c:
 		s.queued.Add(1)
 	case <-t.C:
-		s.dropped.Add(1)
+		s.drop("queue full")
+	}
+}
+
+// drop counts an event the store could not queue and logs the first drops
+// and then every power of two, so that an overload is visible in the log
+// without flooding it.
+func (s *Store) drop(why string) {
+	n := s.dropped.Add(1)
+	if n <= 10 || n&(n-1) == 0 {
+		s.log.Warn("event store dropped an event", "reason", why, "dropped_so_far", n,
+			"hint", "a network source sends faster than the store writes; file sources wait instead")
+	}
+}
+
+// ConsumeWait implements store.Waiter: Consume that waits for room in the
+// queue instead of dropping.
+func (s *Store) ConsumeWait(ctx context.Context, ev *event.Event) error {
+	if !s.opts.Policy.Keep(ev) {
+		s.skipped.Add(1)
+		return nil
+	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed.Load() {
+		s.drop("store closed")
+		return errors.New("store closed")
+	}
+	c := ev.Clone()
+	if ms, ok := idTime(c.ID); !ok || ms != c.Time.UnixMilli() {
+		c.ID = s.ids.Next(c.Time)
+	}
+	select {
+	case s.queue <- c:
+		s.queued.Add(1)
+		return nil
+	case <-ctx.Done():
+		s.drop("source stopped while the queue was full")
+		return ctx.Err()
+	case <-s.done:
+		s.drop("store writer stopped")
+		return errors.New("store writer stopped")
 	}
 }
 
@@ -492,6 +589,8 @@ func (s *Store) apply(p *prepared) {
 			s.lastErr.Store(err.Error())
 			s.dropped.Add(int64(len(p.evs)))
 			s.log.Error("store write failed", "events", len(p.evs), "err", err)
+		} else if err := s.saveHead(); err != nil {
+			s.log.Warn("store head checkpoint not written", "path", s.headPath(), "err", err)
 		}
 	}
 	if p.retain {

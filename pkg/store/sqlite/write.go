@@ -116,9 +116,7 @@ type prepared struct {
 func prepare(batch []*event.Event) *prepared {
 	p := &prepared{evs: batch, canon: make([][]byte, len(batch))}
 	for i, ev := range batch {
-		ev.Statement = redact.String(ev.Statement)
-		ev.Raw = redact.String(ev.Raw)
-		ev.Reason = redact.String(ev.Reason)
+		redact.Event(ev)
 		p.canon[i] = canonical(nil, ev)
 	}
 	for start := 0; start < len(batch); start += blockEvents {
@@ -210,12 +208,15 @@ func (s *Store) writeBatch(p *prepared) (err error) {
 					if ts.IsZero() {
 						ts = ev.Time
 					}
-					dets = append(dets, msOf(ts), r.hits[j], h.Severity, r.src, r.usr, r.ip, seq, ev.ID, redact.String(h.Message), detDocOf(h))
+					msg, doc := redact.String(h.Message), detDocOf(h)
+					dets = append(dets, msOf(ts), r.hits[j], h.Severity, r.src, r.usr, r.ip, seq, ev.ID, msg, doc,
+						s.detMAC(msOf(ts), r.hits[j], h.Severity, seq, ev.ID, msg, doc))
 				}
 			} else {
 				// Rule names without hits (events detected elsewhere).
 				for j := range ev.Detections {
-					dets = append(dets, msOf(ev.Time), r.rules[j], "", r.src, r.usr, r.ip, seq, ev.ID, "", "")
+					dets = append(dets, msOf(ev.Time), r.rules[j], "", r.src, r.usr, r.ip, seq, ev.ID, "", "",
+						s.detMAC(msOf(ev.Time), r.rules[j], "", seq, ev.ID, "", ""))
 				}
 			}
 			args = append(args, seq, msOf(ev.Time), r.src, int64(ev.System), int64(ev.Category), int64(ev.Action), int64(ev.Outcome),
@@ -277,7 +278,7 @@ func bucketOf(ms, w int64) int64 {
 }
 
 // detCols is the number of columns of a detection row insert.
-const detCols = 10
+const detCols = 11
 
 const (
 	stmtBlock = iota
@@ -299,7 +300,7 @@ func (s *Store) stmt(ctx context.Context, tx *sql.Tx, kind, n int) *sql.Stmt {
 		case kind == stmtEvents:
 			q = `INSERT INTO events(seq, ts, src, sys, cat, act, outc, usr, ip, dig, dets, blk, bix, h) VALUES ` + rowsOf(n, 14)
 		case kind == stmtDetections:
-			q = `INSERT INTO detections(ts, rule, severity, src, usr, ip, eseq, event_id, msg, doc) VALUES ` + rowsOf(n, detCols)
+			q = `INSERT INTO detections(ts, rule, severity, src, usr, ip, eseq, event_id, msg, doc, mac) VALUES ` + rowsOf(n, detCols)
 		default:
 			c := cubes[kind-stmtRollup]
 			cols := make([]string, len(c.dims))
@@ -388,8 +389,9 @@ func (s *Store) AddDetections(ctx context.Context, ds []store.Detection) (err er
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO detections(ts, rule, severity, src, usr, ip, eseq, event_id, msg, doc) VALUES (?,?,?,?,?,?,0,?,?,?)`,
-			msOf(d.Time), rid, d.Severity, src, usr, ip, d.EventID, redact.String(d.Message), detDocOf(&d)); err != nil {
+		msg, doc := redact.String(d.Message), detDocOf(&d)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO detections(ts, rule, severity, src, usr, ip, eseq, event_id, msg, doc, mac) VALUES (?,?,?,?,?,?,0,?,?,?,?)`,
+			msOf(d.Time), rid, d.Severity, src, usr, ip, d.EventID, msg, doc, s.detMAC(msOf(d.Time), rid, d.Severity, 0, d.EventID, msg, doc)); err != nil {
 			return fmt.Errorf("add detection: %w", err)
 		}
 	}
@@ -472,6 +474,14 @@ func (s *Store) Retain(ctx context.Context) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	deleted := false
+	defer func() {
+		// The anchor moved: pin it (head.go).
+		if deleted {
+			if err := s.saveHead(); err != nil {
+				s.log.Warn("store head checkpoint not written", "path", s.headPath(), "err", err)
+			}
+		}
+	}()
 	if s.opts.Retention > 0 {
 		cutoff := msOf(s.opts.Now().Add(-s.opts.Retention))
 		for {

@@ -172,7 +172,7 @@ func (c *client) query(ctx context.Context, q string, fn func(row) bool) error {
 		}
 		r := row{}
 		if err := json.Unmarshal(line, &r); err != nil {
-			return fmt.Errorf("victorialogs query: bad answer line: %w", err)
+			return fmt.Errorf("victorialogs query: the answer was cut short or is not JSON lines (%w): %.200q", err, line)
 		}
 		if !fn(r) {
 			return nil

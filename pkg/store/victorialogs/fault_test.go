@@ -41,14 +41,26 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 // rawCount counts stored event records, duplicates included, and distinct ids.
 func rawCount(t *testing.T, s *Store, exporter string) (records, distinct int64) {
 	t.Helper()
-	err := s.cl.query(context.Background(), "kind:=event exporter:="+lit(exporter)+" | stats count() n, count_uniq(id) u", func(r row) bool {
-		records, distinct = r.int("n"), r.int("u")
-		return false
+	retry(t, func() error {
+		return s.cl.query(context.Background(), "kind:=event exporter:="+lit(exporter)+" | stats count() n, count_uniq(id) u", func(r row) bool {
+			records, distinct = r.int("n"), r.int("u")
+			return false
+		})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return
+}
+
+// retry runs fn until it succeeds, for at most 30 s: right after a restart
+// a cluster may still refuse or cut a query short.
+func retry(t *testing.T, fn func() error) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err = fn(); err == nil {
+			return
+		}
+	}
+	t.Fatal(err)
 }
 
 // checkAll checks through the Querier that exactly n distinct events of
@@ -58,10 +70,8 @@ func checkAll(t *testing.T, s *Store, n int64) {
 	ctx := context.Background()
 	seen := map[string]bool{}
 	for cursor := ""; ; {
-		p, err := s.Events(ctx, store.EventQuery{Limit: 5000, Cursor: cursor})
-		if err != nil {
-			t.Fatal(err)
-		}
+		var p store.EventPage
+		retry(t, func() (err error) { p, err = s.Events(ctx, store.EventQuery{Limit: 5000, Cursor: cursor}); return err })
 		for _, ev := range p.Events {
 			if seen[ev.ID] {
 				t.Fatalf("event %s paged twice", ev.ID)
@@ -76,13 +86,15 @@ func checkAll(t *testing.T, s *Store, n int64) {
 	if int64(len(seen)) != n {
 		t.Fatalf("paged %d distinct events, want %d", len(seen), n)
 	}
-	sr, err := s.Series(ctx, store.SeriesQuery{Step: 24 * time.Hour})
-	if err != nil || len(sr.Series) != 1 || sr.Series[0].Total != n {
-		t.Fatalf("series total: %+v %v, want %d", sr.Series, err, n)
+	var sr store.SeriesResult
+	retry(t, func() (err error) { sr, err = s.Series(ctx, store.SeriesQuery{Step: 24 * time.Hour}); return err })
+	if len(sr.Series) != 1 || sr.Series[0].Total != n {
+		t.Fatalf("series total: %+v, want %d", sr.Series, n)
 	}
-	rep, err := s.Integrity(ctx, store.IntegrityQuery{})
-	if err != nil || !rep.OK || rep.Checked != n {
-		t.Fatalf("integrity: %+v %+v %v, want %d verified", rep, rep.FirstBreak, err, n)
+	var rep store.IntegrityReport
+	retry(t, func() (err error) { rep, err = s.Integrity(ctx, store.IntegrityQuery{}); return err })
+	if !rep.OK || rep.Checked != n {
+		t.Fatalf("integrity: %+v %+v, want %d verified", rep, rep.FirstBreak, n)
 	}
 }
 

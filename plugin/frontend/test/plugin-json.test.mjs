@@ -144,7 +144,14 @@ test('plugin/plugin.json declares what dbsec is', () => {
   assert.equal(source.info.version, '%VERSION%');
   assert.equal(source.info.updated, '%TODAY%');
   assert.equal(source.dependencies.grafanaDependency, '>=11.0.0');
-  assert.deepEqual(source.includes, []);
+  // The generated dashboards ship with the plugin (dashboards/includes.json;
+  // a Go test keeps the two equal), and the build copies them into dist.
+  assert.ok(source.includes.length >= 10, 'the dashboards are included');
+  for (const inc of source.includes) {
+    assert.equal(inc.type, 'dashboard');
+    assert.match(inc.path, /^dashboards\/[a-z0-9-]+\.json$/);
+    assert.ok(existsSync(join(PLUGIN, 'dist', inc.path)), `${inc.path} is in plugin/dist`);
+  }
 });
 
 test('the validator rejects what the schema rejects', () => {
