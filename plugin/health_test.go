@@ -231,6 +231,35 @@ func TestResources(t *testing.T) {
 	if code := get("events/000000000000000000000000", nil); code != 404 {
 		t.Errorf("unknown event: %d, want 404", code)
 	}
+	// A detection's evidence, as its evidence link opens it.
+	dets := mustQuery(t, good(), model.Query{QueryType: model.Detections}, nil)
+	evidence := column(t, dets, "evidence")
+	var idsOf string
+	for _, e := range evidence {
+		if strings.Count(e, ",") > strings.Count(idsOf, ",") {
+			idsOf = e
+		}
+	}
+	if idsOf == "" {
+		t.Fatal("no detection has evidence")
+	}
+	var ans struct {
+		Events  []struct{ ID string }
+		Missing []string
+	}
+	wantIDs := strings.Split(idsOf, ",")
+	if code := get("evidence?ids="+url.QueryEscape(idsOf+",000000000000000000000000"), &ans); code != 200 ||
+		len(ans.Events) != len(wantIDs) || !slices.Equal(ans.Missing, []string{"000000000000000000000000"}) {
+		t.Fatalf("evidence of %s: %d %+v", idsOf, code, ans)
+	}
+	for i, e := range ans.Events {
+		if e.ID != wantIDs[i] {
+			t.Errorf("evidence %d: %s, want %s", i, e.ID, wantIDs[i])
+		}
+	}
+	if code := get("evidence", nil); code != 400 {
+		t.Errorf("evidence without ids: %d, want 400", code)
+	}
 	if code := get("nope", nil); code != 404 {
 		t.Errorf("unknown resource: %d, want 404", code)
 	}

@@ -96,7 +96,16 @@ func setup(m *testing.M) (int, error) {
 	start := time.Now()
 	pluginBin := filepath.Join(dir, "gpx_dbsec_linux_amd64")
 	exporterBin := filepath.Join(dir, "dbsec_exporter")
-	for _, b := range [][2]string{{pluginBin, "github.com/dbsec/dbsec/plugin"}, {exporterBin, "github.com/dbsec/dbsec/exporter"}} {
+	builds := [][2]string{{pluginBin, "github.com/dbsec/dbsec/plugin"}, {exporterBin, "github.com/dbsec/dbsec/exporter"}}
+	// DBSEC_PLUGIN_BINARY tests a binary built elsewhere, e.g. the one
+	// `go tool mage plugin` put in plugin/dist.
+	if b := os.Getenv("DBSEC_PLUGIN_BINARY"); b != "" {
+		if pluginBin, err = filepath.Abs(b); err != nil {
+			return 0, err
+		}
+		builds = builds[1:]
+	}
+	for _, b := range builds {
 		cmd := exec.Command("go", "build", "-o", b[0], b[1])
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return 0, fmt.Errorf("go build %s: %v\n%s", b[1], err, out)

@@ -38,6 +38,13 @@ func (qc *queryCtx) rawLink(idExpr string) data.DataLink {
 		URL: "/api/datasources/uid/" + url.PathEscape(qc.ds.uid) + "/resources/events/" + idExpr}
 }
 
+// evidenceLink opens the stored records of a detection's evidence events
+// (the ids in the row's evidence field) through the resource route.
+func (qc *queryCtx) evidenceLink() data.DataLink {
+	return data.DataLink{Title: "Evidence events (records)", TargetBlank: true,
+		URL: "/api/datasources/uid/" + url.PathEscape(qc.ds.uid) + "/resources/evidence?ids=" + fieldRef("evidence")}
+}
+
 // eventsLink is the events (logs) of one filter value, plus the filters
 // and free text of the current query when keep is set.
 func (qc *queryCtx) eventsLink(title string, keep bool, fs ...model.Filter) data.DataLink {
@@ -325,7 +332,7 @@ func (qc *queryCtx) detectionFrame(ds []api.Detection) *data.Frame {
 		withLinks(data.NewField("client_ip", nil, ip), qc.clientLinks()...),
 		withLinks(data.NewField("event_id", nil, evid), qc.rawLink(valueRaw)),
 		withLinks(data.NewField("evidence_count", nil, cnt), evidence),
-		data.NewField("evidence", nil, evs),
+		withLinks(data.NewField("evidence", nil, evs), qc.evidenceLink()),
 	)
 	fr.Meta = &data.FrameMeta{Type: data.FrameTypeTable, PreferredVisualization: data.VisTypeTable}
 	return fr

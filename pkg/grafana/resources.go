@@ -41,6 +41,7 @@ const maxResourceValues = 1000
 //	GET keys                                                       filter keys (JSON array of strings)
 //	GET rules                                                      the detection rule catalogue
 //	GET events/<id>                                                one event's stored record (raw line included)
+//	GET evidence?ids=<id>,<id>…                                    the stored records of a detection's evidence events
 func newResourceHandler(d *Datasource) backend.CallResourceHandler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /values/{field}", d.resourceValues)
@@ -53,9 +54,10 @@ func newResourceHandler(d *Datasource) backend.CallResourceHandler {
 		writeJSON(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("GET /events/{id}", d.resourceEvent)
+	mux.HandleFunc("GET /evidence", d.resourceEvidence)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such resource: " + r.Method + " " + r.URL.Path +
-			" (GET values/<field>, keys, rules, events/<id>)"})
+			" (GET values/<field>, keys, rules, events/<id>, evidence?ids=…)"})
 	})
 	return httpadapter.New(mux)
 }
@@ -207,4 +209,65 @@ func (d *Datasource) resourceEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeErr(w, http.StatusNotFound, "event %s not found (it may have aged out of the store)", url.PathEscape(id))
+}
+
+// maxEvidence bounds the evidence resource (a detection keeps at most a
+// few dozen evidence ids).
+const maxEvidence = 100
+
+// resourceEvidence answers the stored records of the events whose ids are
+// listed (comma-separated), in the order given, each from the first
+// exporter that has it; ids that no exporter has are listed in "missing".
+func (d *Datasource) resourceEvidence(w http.ResponseWriter, r *http.Request) {
+	var ids []string
+	for _, v := range r.URL.Query()["ids"] {
+		for id := range strings.SplitSeq(v, ",") {
+			if id = strings.TrimSpace(id); id != "" && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 || len(ids) > maxEvidence {
+		writeErr(w, http.StatusBadRequest, "ids: want 1 to %d comma-separated event ids", maxEvidence)
+		return
+	}
+	for _, id := range ids {
+		if !reEventID.MatchString(id) {
+			writeErr(w, http.StatusBadRequest, "invalid event id %q", id)
+			return
+		}
+	}
+	type answer struct {
+		Events  []*api.Event `json:"events"`
+		Missing []string     `json:"missing"`
+		Failed  []string     `json:"failed,omitempty"`
+	}
+	out := answer{Events: []*api.Event{}, Missing: []string{}}
+	failed := map[string]bool{}
+	for _, id := range ids {
+		rs := fanOut(r.Context(), d.exporters, func(ctx context.Context, c *api.Client) (*api.Event, error) { return c.Event(ctx, id) })
+		var found *api.Event
+		for _, x := range rs {
+			var ae *api.Error
+			switch {
+			case x.err == nil:
+				if found == nil {
+					found = x.val
+				}
+			case errors.As(x.err, &ae) && ae.Status == 404:
+			default:
+				msg := x.ex.url + ": " + describeErr(x.err, d.basicAuth)
+				if !failed[msg] {
+					failed[msg] = true
+					out.Failed = append(out.Failed, msg)
+				}
+			}
+		}
+		if found != nil {
+			out.Events = append(out.Events, found)
+		} else {
+			out.Missing = append(out.Missing, id)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
