@@ -1,19 +1,27 @@
 // Package redact masks secrets in statements, raw log records and URLs
-// before they are stored, exported or displayed:
+// before they are stored, exported, served or logged:
 //
-//   - SQL passwords: IDENTIFIED BY '…', IDENTIFIED WITH plugin BY|AS '…',
-//     SET PASSWORD … = '…' / PASSWORD('…'), PostgreSQL [ENCRYPTED] PASSWORD '…',
-//     TDengine PASS '…';
+//   - statements that manage credentials (CREATE/ALTER USER or ROLE, SET
+//     PASSWORD, CHANGE MASTER/REPLICATION SOURCE, TDengine … PASS, any
+//     statement where PASSWORD, PASS, IDENTIFIED or …_PASSWORD is followed
+//     by a value) have every literal masked, found by a SQL lexer in the
+//     text and in the unescaped strings inside it (sql.go, lexer.go): it
+//     fails closed;
+//   - SQL passwords by keyword as well: IDENTIFIED BY '…', IDENTIFIED WITH
+//     plugin BY|AS '…', SET PASSWORD … = '…' / PASSWORD('…'), PostgreSQL
+//     [ENCRYPTED] PASSWORD '…', TDengine PASS '…';
+//   - the PARAMETER field of pgaudit ROLE entries;
 //   - credentials in URLs and query strings: api_key=, access-key=,
 //     secret-access-key=, session-token=, token=, password= … (Redash api
 //     keys, TiDB BACKUP/RESTORE/IMPORT storage URLs) and user:password@ in
 //     URLs;
 //   - TDengine's "invalid pass, input:<digest>".
 //
-// A secret is replaced by Mask. The functions return their argument itself,
-// without allocating, when there is nothing to redact. Redaction is lexical:
-// it errs on the side of masking (a quoted literal after the word PASSWORD is
-// masked even in a SELECT).
+// A secret is replaced by Mask; adjacent masks merge, and redacting twice
+// changes nothing. The functions return their argument itself, without
+// allocating, when there is nothing to redact; text that mentions no
+// credential word costs one pass of a pre-filter. Event redacts every text
+// field of an event.
 package redact
 
 import "strings"

@@ -392,12 +392,26 @@ func hasCredWord(s string) bool {
 			continue
 		}
 		for _, w := range [...]string{"password", "pass", "identified"} {
-			if w[0] == c && hasPrefixFold(s, i, w) && (i+len(w) == len(s) || !isAlnum(s[i+len(w)])) {
+			if w[0] == c && hasPrefixFold(s, i, w) && (i+len(w) == len(s) || !isAlnum(s[i+len(w)])) && !mention(s, i+len(w)) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// mention reports whether the credential word that ends at i is followed
+// by ':' or ',' or the word AUTHENTICATION: a server message ("using
+// password: YES", "password authentication failed", TDengine's "invalid
+// pass, input:"), not a statement. Such text is not lexed at all.
+func mention(s string, i int) bool {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	if i < len(s) && (s[i] == ':' || s[i] == ',') {
+		return true
+	}
+	return hasPrefixFold(s, i, "authentication")
 }
 
 // afterEscape reports whether s[:i] ends with an escape sequence that

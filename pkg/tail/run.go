@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -555,8 +556,14 @@ func (r *run) open(p string, initial bool) (*file, bool) {
 	}
 	fl := &file{id: id, name: p, fd: fd, numKnown: true, lastGrowth: time.Now()}
 	if lfi, err := os.Lstat(p); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
-		real, err := filepath.EvalSymlinks(p)
-		if err != nil || !r.linkAllowed(p, real, id) {
+		// The file actually opened: the link may have been swapped since
+		// (a symlink rotation), so ask the kernel, not the link.
+		real, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd.Fd()))
+		fromProc := err == nil
+		if err != nil {
+			real, err = filepath.EvalSymlinks(p)
+		}
+		if err != nil || !r.linkAllowed(p, real, id, fromProc) {
 			fd.Close()
 			return nil, false
 		}
@@ -935,10 +942,10 @@ func (r *run) deliver(fl *file, text []byte, off int64, consumed int) {
 	r.f.bytes.Add(uint64(consumed))
 }
 
-// linkAllowed applies FollowSymlinks to the link p, whose target is real
-// and whose opened file has the identity id; a refusal is logged once per
-// link.
-func (r *run) linkAllowed(p, real string, id fileID) bool {
+// linkAllowed applies FollowSymlinks to the link p, whose opened file is
+// real (from /proc if fromProc) with the identity id; a refusal is logged
+// once per link.
+func (r *run) linkAllowed(p, real string, id fileID, fromProc bool) bool {
 	why := ""
 	switch r.cfg.FollowSymlinks {
 	case "always":
@@ -952,8 +959,9 @@ func (r *run) linkAllowed(p, real string, id fileID) bool {
 			why = "its target is outside the directory " + filepath.Dir(p) + " (set follow_symlinks = \"always\" to read it)"
 		}
 	}
-	if why == "" {
-		// The link may have been swapped between resolving and opening.
+	if why == "" && !fromProc {
+		// real must name the file opened (it does when it comes from
+		// /proc; a path from EvalSymlinks may already name another).
 		if fi, err := os.Stat(real); err != nil || statID(fi) != id {
 			why = "it changed while being opened"
 		}

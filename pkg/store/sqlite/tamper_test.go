@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -204,3 +206,32 @@ func TestFilesArePrivate(t *testing.T) {
 	}
 	s.Close(ctx)
 }
+
+// TestDropsAreLogged: Consume (network sources) may drop when the queue is
+// full; each drop is counted and the first ones are logged.
+func TestDropsAreLogged(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
+	s, err := Open(Options{Path: filepath.Join(t.TempDir(), "x.db"), Policy: store.Policy{AllStatements: true},
+		QueueSize: 1, BlockWait: time.Nanosecond, Logger: slog.New(slog.NewTextHandler(w, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	g := storetest.New(1, testStart, time.Hour, 20000)
+	for ev := g.Next(); ev != nil; ev = g.Next() {
+		s.Consume(ev)
+	}
+	d := s.Stats().Dropped
+	mu.Lock()
+	n := strings.Count(logs.String(), "event store dropped an event")
+	mu.Unlock()
+	if d == 0 || n == 0 || int64(n) > min(d, 10)+64 {
+		t.Fatalf("%d dropped, %d log lines", d, n)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
