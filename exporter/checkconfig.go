@@ -200,7 +200,13 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 // format with a syntax error is not refused: it becomes a CONF-002 finding.
 // Unreadable files are left to the checker, which reports them as findings.
 func refuseForeign(path string, kind drift.Kind, opt drift.ReadOptions) error {
-	b, err := os.ReadFile(path)
+	// Through the drift checks' reader: a device, FIFO or huge file is
+	// refused with its name instead of being read without end.
+	b, err := drift.ReadRegular(path)
+	var pe *drift.PosError
+	if errors.As(err, &pe) {
+		return err
+	}
 	if err != nil {
 		return nil
 	}

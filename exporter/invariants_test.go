@@ -94,7 +94,7 @@ func TestEndlessConfigFiles(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "dbsec.toml")
-	conf := fmt.Sprintf("[server]\nstate_dir = %q\n\n[store]\nenabled = false\n\n[[drift.target]]\nname = \"t\"\nfiles = [\"/dev/zero\"]\n[drift.target.versions]\ntidb = \"8.5.0\"\n", dir)
+	conf := fmt.Sprintf("[server]\nstate_dir = %q\n\n[store]\nenabled = false\n\n[[drift.target]]\nname = \"t\"\nproduct = \"tidb\"\nfiles = [\"/dev/zero\"]\n[drift.target.versions]\ntidb = \"8.5.0\"\n", dir)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
