@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
 )
 
 // client talks to VictoriaLogs' HTTP API: /insert/jsonline on the insert
@@ -195,24 +194,4 @@ func clipQuery(q string) string {
 		return q[:300] + "…"
 	}
 	return q
-}
-
-// health checks that the insert endpoint answers.
-func (c *client) health(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.insertURL+"/health", nil)
-	if err != nil {
-		return err
-	}
-	c.headers(req)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return readError(resp)
-	}
-	return nil
 }
