@@ -577,25 +577,14 @@ func (qc *queryCtx) detections(ctx context.Context) (data.Frames, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ds []api.Detection
-	more := false
-	for _, r := range rs {
-		more = more || r.val.Next != ""
-		for i := range r.val.Detections {
-			if qc.f.keepDetection(&r.val.Detections[i]) {
-				ds = append(ds, r.val.Detections[i])
+	ds, more := mergePages(rs, func(p api.DetectionPage) ([]api.Detection, string) { return p.Detections, p.Next },
+		qc.f.keepDetection, func(d *api.Detection, _ exporter) api.Detection { return *d },
+		func(a, b api.Detection) int {
+			if c := b.Time.Compare(a.Time); c != 0 {
+				return c
 			}
-		}
-	}
-	slices.SortStableFunc(ds, func(a, b api.Detection) int {
-		if c := b.Time.Compare(a.Time); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.ID, a.ID)
-	})
-	if len(ds) > limit {
-		ds, more = ds[:limit], true
-	}
+			return cmp.Compare(b.ID, a.ID)
+		}, limit)
 	if more {
 		qc.notice(data.NoticeSeverityInfo, "showing the newest %d detections; more match. Narrow the time range or the filters, or raise the limit", len(ds))
 	}
@@ -615,29 +604,18 @@ func (qc *queryCtx) findings(ctx context.Context) (data.Frames, error) {
 	if err != nil {
 		return nil, err
 	}
-	var fs []findingRow
-	more := false
-	for _, r := range rs {
-		more = more || r.val.Next != ""
-		for i := range r.val.Findings {
-			if qc.f.keepFinding(&r.val.Findings[i]) {
-				fs = append(fs, findingRow{r.val.Findings[i], r.ex.url})
-			}
-		}
-	}
 	// Most severe first, then failing before passing, then by place.
-	slices.SortStableFunc(fs, func(a, b findingRow) int {
-		if c := cmp.Compare(b.f.Severity, a.f.Severity); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(statusRank(a.f.Status), statusRank(b.f.Status)); c != 0 {
-			return c
-		}
-		return cmp.Or(cmp.Compare(a.f.Target, b.f.Target), cmp.Compare(a.f.File, b.f.File), cmp.Compare(a.f.Line, b.f.Line), cmp.Compare(a.f.RuleID, b.f.RuleID))
-	})
-	if len(fs) > limit {
-		fs, more = fs[:limit], true
-	}
+	fs, more := mergePages(rs, func(p api.FindingPage) ([]api.Finding, string) { return p.Findings, p.Next },
+		qc.f.keepFinding, func(f *api.Finding, ex exporter) findingRow { return findingRow{*f, ex.url} },
+		func(a, b findingRow) int {
+			if c := cmp.Compare(b.f.Severity, a.f.Severity); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(statusRank(a.f.Status), statusRank(b.f.Status)); c != 0 {
+				return c
+			}
+			return cmp.Or(cmp.Compare(a.f.Target, b.f.Target), cmp.Compare(a.f.File, b.f.File), cmp.Compare(a.f.Line, b.f.Line), cmp.Compare(a.f.RuleID, b.f.RuleID))
+		}, limit)
 	if more {
 		qc.notice(data.NoticeSeverityInfo, "showing %d findings; more match. Filter by target, severity or status, or raise the limit", len(fs))
 	}
@@ -654,24 +632,34 @@ func (qc *queryCtx) driftChanges(ctx context.Context) (data.Frames, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cs []api.DriftChange
-	more := false
-	for _, r := range rs {
-		more = more || r.val.Next != ""
-		for i := range r.val.Changes {
-			if qc.f.keepDrift(&r.val.Changes[i]) {
-				cs = append(cs, r.val.Changes[i])
-			}
-		}
-	}
-	slices.SortStableFunc(cs, func(a, b api.DriftChange) int { return b.Time.Compare(a.Time) })
-	if len(cs) > limit {
-		cs, more = cs[:limit], true
-	}
+	cs, more := mergePages(rs, func(p api.DriftPage) ([]api.DriftChange, string) { return p.Changes, p.Next },
+		qc.f.keepDrift, func(c *api.DriftChange, _ exporter) api.DriftChange { return *c },
+		func(a, b api.DriftChange) int { return b.Time.Compare(a.Time) }, limit)
 	if more {
 		qc.notice(data.NoticeSeverityInfo, "showing the newest %d drift changes; more match. Narrow the time range or raise the limit", len(cs))
 	}
 	return data.Frames{qc.driftFrame(cs)}, nil
+}
+
+// mergePages joins the rows of every exporter's page that keep accepts
+// (as row makes them), orders them and cuts them to limit. more is true
+// when an exporter has a further page or the cut dropped rows.
+func mergePages[P, T, R any](rs []result[P], rows func(P) ([]T, string), keep func(*T) bool,
+	row func(*T, exporter) R, order func(a, b R) int, limit int) (out []R, more bool) {
+	for _, r := range rs {
+		items, next := rows(r.val)
+		more = more || next != ""
+		for i := range items {
+			if keep(&items[i]) {
+				out = append(out, row(&items[i], r.ex))
+			}
+		}
+	}
+	slices.SortStableFunc(out, order)
+	if len(out) > limit {
+		out, more = out[:limit], true
+	}
+	return out, more
 }
 
 func (qc *queryCtx) integrity(ctx context.Context) (data.Frames, error) {
