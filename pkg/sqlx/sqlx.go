@@ -114,52 +114,110 @@ func (a *Analysis) Any(f Features) bool { return a.Features&f != 0 }
 
 // Options of an Analyzer.
 type Options struct {
-	// CacheSize is the number of statement texts whose analysis is kept
-	// (LRU). 0 means 4096; negative disables the cache.
+	// CacheSize is the number of entries kept: statement shapes
+	// (fingerprints, see Fingerprint) and, for the statements a
+	// fingerprint may not stand for, statement texts. 0 means 4096;
+	// negative disables the cache.
 	CacheSize int
+	// CacheBytes bounds the cache's memory (keys and analyses, roughly).
+	// 0 means 32 MiB.
+	CacheBytes int
 	// MaxCachedLen is the longest statement text that is cached; longer
 	// texts are analysed every time so that the cache stays bounded in
 	// bytes. 0 means 8 KiB.
 	MaxCachedLen int
+	// TextKeyOnly keys every entry by the statement text, as before the
+	// fingerprint (for comparisons and benchmarks).
+	TextKeyOnly bool
 }
 
-// Analyzer analyses statements, caching results by statement text. It is
-// safe for concurrent use.
+// Analyzer analyses statements, caching results by statement shape: the
+// fingerprint of the text with its literals replaced (Fingerprint), when
+// the fingerprint may stand for the literals, else the text itself. A
+// cached analysis is the one Analyze gives the first statement of the
+// shape, which Analyze gives every statement of that shape (see
+// fingerprint.go for why). It is safe for concurrent use.
 type Analyzer struct {
-	cache  *lru
-	maxLen int
+	cache    *cache
+	maxLen   int
+	textOnly bool
 }
 
 // New returns an Analyzer.
 func New(o Options) *Analyzer {
-	a := &Analyzer{maxLen: o.MaxCachedLen}
+	a := &Analyzer{maxLen: o.MaxCachedLen, textOnly: o.TextKeyOnly}
 	if a.maxLen == 0 {
 		a.maxLen = 8 << 10
 	}
+	bytes := o.CacheBytes
+	if bytes <= 0 {
+		bytes = 32 << 20
+	}
 	switch {
 	case o.CacheSize == 0:
-		a.cache = newLRU(4096)
+		a.cache = newCache(4096, bytes)
 	case o.CacheSize > 0:
-		a.cache = newLRU(o.CacheSize)
+		a.cache = newCache(o.CacheSize, bytes)
 	}
 	return a
 }
 
-// Analyze returns the analysis of sql, from the cache when the same text in
-// the same dialect was analysed before.
+// keyBufs are the scratch buffers of the cache keys.
+var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// Text-keyed entries start with this bit set on the dialect byte;
+// fingerprints start with the bare dialect byte.
+const textKey = 0x80
+
+// Analyze returns the analysis of sql, from the cache when a statement of
+// the same shape (or, for statements whose literals matter, the same text)
+// in the same dialect was analysed before. The result shares its slices
+// with the cache: treat them as read-only.
 func (a *Analyzer) Analyze(sql string, d Dialect) Analysis {
 	if a.cache == nil || len(sql) > a.maxLen {
 		return Analyze(sql, d)
 	}
-	if r, ok := a.cache.get(sql, d); ok {
+	bp := keyBufs.Get().(*[]byte)
+	if need := 2*len(sql) + 2; cap(*bp) < need {
+		*bp = make([]byte, 0, need)
+	}
+	buf := (*bp)[:0]
+	if !a.textOnly && len(sql) <= maxRaw {
+		key, ok := Fingerprint(buf, sql, d)
+		if ok {
+			r, found := a.cache.get(key)
+			switch {
+			case r != nil:
+				keyBufs.Put(bp)
+				return *r
+			case !found:
+				if keySafe(key) {
+					res := Analyze(sql, d)
+					a.cache.add(key, &res)
+					keyBufs.Put(bp)
+					return res
+				}
+				// Remember the refusal; the text path counts this
+				// statement.
+				a.cache.add(key, nil)
+				a.cache.uncount(key)
+			}
+		}
+	}
+	buf = append(buf[:0], textKey|byte(d))
+	buf = append(buf, sql...)
+	if r, _ := a.cache.get(buf); r != nil {
+		keyBufs.Put(bp)
 		return *r
 	}
-	r := Analyze(sql, d)
-	a.cache.add(strings.Clone(sql), d, &r)
-	return r
+	res := Analyze(sql, d)
+	a.cache.add(buf, &res)
+	keyBufs.Put(bp)
+	return res
 }
 
-// CacheStats returns cache hits and misses so far.
+// CacheStats returns cache hits and misses so far: one of the two for each
+// statement short enough to be cached.
 func (a *Analyzer) CacheStats() (hits, misses uint64) {
 	if a.cache == nil {
 		return 0, 0

@@ -1,0 +1,792 @@
+package sqlx
+
+import (
+	"unicode/utf8"
+)
+
+// The fingerprint: a cache key for statements that differ only in their
+// literals.
+//
+// Analyze is expensive (TiDB's parser, its digest, the raw-text rules), and
+// on real audit logs almost every statement carries its own literals, so a
+// cache keyed by the text misses on every line. Fingerprint is one
+// allocation-free pass over the text, lexing it the way TiDB's lexer,
+// go-sqllexer and the raw-text rules do, that writes a key: the text with
+// every literal (string, number, hex, bit, dollar-quoted) replaced by a
+// two-byte placeholder, 0x00 followed by the literal's kind, and every run of
+// whitespace folded to its first and last byte. Everything else (keywords,
+// identifiers, operators, quoted identifiers, placeholders such as ? and $1,
+// any literal it does not fully understand) is copied byte for byte.
+//
+// Why the key is safe. Two statements with one key have the same bytes
+// outside literals (up to whitespace-run lengths, which no consumer of the
+// text distinguishes beyond "one space" and "first and last byte", both
+// kept), and literals of the same kinds in the same places. Analyze depends on
+// the literals' contents in only these ways, and the fingerprint refuses
+// (cacheable = false: the statement goes to the text-keyed cache, exactly as
+// before) every statement where it could:
+//
+//   - Statement class. Only statements that start with SELECT, INSERT,
+//     UPDATE, DELETE, REPLACE or WITH are cacheable. DDL, DCL, SET, LOAD,
+//     COPY, admin statements, and the anchored raw-text rules (^\s*grant …,
+//     ^\s*copy …) never share an entry; their literals are accounts,
+//     passwords, paths and settings.
+//   - Raw-text rules on the literals. A literal (or quoted identifier)
+//     whose lowercased content holds a rule keyword that a rule could match
+//     inside it ("(", where, limit, union, outfile, pg_, @@, --, #, /*, a
+//     word "or" followed by a space, the masks ***, <redacted>, …) is
+//     refused; see contentDanger. A rule whose keyword is in the text outside
+//     literals and whose expression reads literals (the path of INTO OUTFILE,
+//     LOAD_FILE, COPY, sp_configure, current_setting, extractvalue's .*,
+//     CHAR(n) chains) refuses the whole key; see keySafe.
+//   - Comments: any --, # or /* outside literals is refused (the D32
+//     obfuscation rules read the text around them; /*! and /*+ change the
+//     parse).
+//   - Values the parser or the digest read: an integer after ORDER BY /
+//     GROUP BY (TiDB's digest keeps it) is copied, not replaced; integers
+//     beyond int64, decimals beyond 30 digits, exponents, leading zeros,
+//     invalid x'…' / b'…' and numbers glued to identifiers are copied; a
+//     literal after COLLATE, CHARSET, SET, USING or ESCAPE (validated by the
+//     parser) or after OR (the lexer-path tautology rule) is refused; in a
+//     statement with DELETE or UPDATE a literal compared with a literal or
+//     standing alone after WHERE/OR/AND/… (WhereAlwaysTrue evaluates it) is
+//     refused.
+//   - Lexer disagreements: where TiDB's lexer, go-sqllexer and the statement
+//     counter could split the text differently depending on a literal
+//     (backslashes in PostgreSQL strings, unterminated quotes, doubled
+//     quotes in quoted identifiers, a $ that is not a valid $n or dollar
+//     quote, control bytes, invalid UTF-8, a literal glued to an identifier
+//     character that go-sqllexer would continue the identifier through, a
+//     second statement after ;) the statement is refused or the literal
+//     copied.
+//
+// Copying a literal instead of replacing it only makes the key finer (more
+// misses), never coarser, so every "copied" above is safe by construction.
+// The differential test (diff_test.go) and FuzzFingerprint check the
+// property: same key ⇒ same Analyze result, field by field.
+
+// Literal kinds, the byte after the 0x00 of a placeholder.
+const (
+	kindStr    = 's' // '…' (and MySQL-family "…")
+	kindDQStr  = 'd' // "…" in the MySQL family
+	kindInt    = 'i' // 1..19 digits, fits int64, no leading zero
+	kindDec    = 'f' // 1.5
+	kindDecDot = 't' // 1.
+	kindHex    = 'h' // 0x1f
+	kindXStr   = 'x' // x'1f'
+	kindBStr   = 'b' // b'101'
+	kindEStr   = 'e' // PostgreSQL E'…'
+	kindDollar = '$' // PostgreSQL $tag$…$tag$
+)
+
+// Fingerprint appends to dst the cache key of sql in dialect d and reports
+// whether statements may share an analysis through it. When cacheable is
+// false the key is incomplete and must not be used. It does not allocate
+// when dst has room for 2*len(sql)+2 bytes.
+func Fingerprint(dst []byte, sql string, d Dialect) (key []byte, cacheable bool) {
+	var lx fpLexer
+	return lx.run(dst, sql, d)
+}
+
+// token classes for the literal-context rules.
+const (
+	tcNone   uint8 = iota
+	tcWord         // keyword or identifier (see wordID)
+	tcLit          // a replaced literal
+	tcOpen         // (
+	tcClose        // )
+	tcComma        // ,
+	tcSign         // + or -
+	tcCmp          // = < > <> != <=> >= <=
+	tcBoolOp       // || &&
+	tcOther        // anything else copied
+)
+
+// Recognised words (wordID).
+const (
+	wOther uint8 = iota
+	wSelect
+	wInsert
+	wUpdate
+	wDelete
+	wReplace
+	wWith
+	wOr
+	wAnd
+	wXor
+	wNot
+	wWhere
+	wHaving
+	wOn
+	wWhen
+	wCollate
+	wCharset
+	wSet
+	wEscape
+	wUsing
+	wOrder
+	wGroup
+	wBy
+	wLike
+	wIndex
+	wUse
+	wForce
+	wIgnore
+)
+
+type fpLexer struct {
+	src string
+	d   Dialect
+	buf []byte
+
+	lastTC   uint8 // class of the previous token (whitespace skipped)
+	lastWord uint8 // its word id when lastTC == tcWord
+	// previous token that is not ( or a sign, for "standing alone" literals
+	lastNOTC   uint8
+	lastNOWord uint8
+
+	// literal compared with a literal: 0 none, 1 after a literal (and
+	// closing parentheses), 2 after literal and comparison operator (and
+	// opening parentheses, signs).
+	cmpState uint8
+
+	sawDelUpd bool
+	litCmpLit bool
+	boolLit   bool
+	orderBy   bool // ORDER BY / GROUP BY seen
+	indexHint bool // USE/FORCE/IGNORE INDEX seen
+	first     bool // first token seen
+	next      int  // where the token being scanned ends
+}
+
+func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// isIdentByte: bytes of an unquoted identifier or keyword for every lexer
+// involved (TiDB treats every byte >= 0x80 as an identifier byte).
+func isIdentByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$' || c >= 0x80
+}
+
+// glueByte reports whether a literal starting right after c could be read
+// as part of something else: an identifier (TiDB: 1a, t.5; go-sqllexer
+// continues identifiers through " . ? $ # / @ !), a user variable (@'x'),
+// a charset introducer (_utf8'x').
+func glueByte(c byte) bool {
+	if isIdentByte(c) {
+		return true
+	}
+	switch c {
+	case '"', '\'', '`', '.', '?', '#', '/', '@', '!':
+		return true
+	}
+	return false
+}
+
+func lowerByte(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// eqFold compares an ASCII word with a lowercase keyword.
+func eqFold(s, kw string) bool {
+	if len(s) != len(kw) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i]|0x20 != kw[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func wordID(s string) uint8 {
+	switch len(s) {
+	case 2:
+		switch {
+		case eqFold(s, "or"):
+			return wOr
+		case eqFold(s, "on"):
+			return wOn
+		case eqFold(s, "by"):
+			return wBy
+		}
+	case 3:
+		switch {
+		case eqFold(s, "and"):
+			return wAnd
+		case eqFold(s, "xor"):
+			return wXor
+		case eqFold(s, "not"):
+			return wNot
+		case eqFold(s, "set"):
+			return wSet
+		case eqFold(s, "use"):
+			return wUse
+		}
+	case 4:
+		switch {
+		case eqFold(s, "with"):
+			return wWith
+		case eqFold(s, "like"):
+			return wLike
+		case eqFold(s, "when"):
+			return wWhen
+		}
+	case 5:
+		switch {
+		case eqFold(s, "where"):
+			return wWhere
+		case eqFold(s, "order"):
+			return wOrder
+		case eqFold(s, "group"):
+			return wGroup
+		case eqFold(s, "using"):
+			return wUsing
+		case eqFold(s, "index"):
+			return wIndex
+		case eqFold(s, "force"):
+			return wForce
+		}
+	case 6:
+		switch {
+		case eqFold(s, "select"):
+			return wSelect
+		case eqFold(s, "insert"):
+			return wInsert
+		case eqFold(s, "update"):
+			return wUpdate
+		case eqFold(s, "delete"):
+			return wDelete
+		case eqFold(s, "having"):
+			return wHaving
+		case eqFold(s, "escape"):
+			return wEscape
+		case eqFold(s, "ignore"):
+			return wIgnore
+		}
+	case 7:
+		switch {
+		case eqFold(s, "replace"):
+			return wReplace
+		case eqFold(s, "collate"):
+			return wCollate
+		case eqFold(s, "charset"):
+			return wCharset
+		}
+	}
+	return wOther
+}
+
+// tok records a copied (non-literal) token for the context rules.
+func (lx *fpLexer) tok(tc, w uint8) {
+	switch tc {
+	case tcClose:
+		if lx.cmpState != 1 {
+			lx.cmpState = 0
+		}
+	case tcCmp:
+		if lx.cmpState == 1 {
+			lx.cmpState = 2
+		} else {
+			lx.cmpState = 0
+		}
+	case tcOpen, tcSign:
+		if lx.cmpState != 2 {
+			lx.cmpState = 0
+		}
+	default:
+		lx.cmpState = 0
+	}
+	lx.lastTC, lx.lastWord = tc, w
+	if tc != tcOpen && tc != tcSign {
+		lx.lastNOTC, lx.lastNOWord = tc, w
+	}
+}
+
+// lit records a replaced literal; it returns false when the literal's
+// context makes the statement uncacheable.
+func (lx *fpLexer) lit(kind byte) bool {
+	if lx.lastTC == tcWord {
+		switch lx.lastWord {
+		case wOr, wCollate, wCharset, wSet, wEscape, wUsing:
+			return false
+		}
+	}
+	if lx.lastNOTC == tcWord {
+		switch lx.lastNOWord {
+		case wWhere, wOr, wAnd, wXor, wNot, wHaving, wOn, wWhen:
+			lx.boolLit = true
+		}
+	} else if lx.lastNOTC == tcBoolOp || lx.lastNOTC == tcNone {
+		lx.boolLit = true
+	}
+	if lx.cmpState == 2 {
+		lx.litCmpLit = true
+	}
+	lx.cmpState = 1
+	lx.lastTC, lx.lastWord = tcLit, 0
+	lx.lastNOTC, lx.lastNOWord = tcLit, 0
+	lx.buf = append(lx.buf, 0, kind)
+	return true
+}
+
+// scanQuoted returns the index just past the closing quote q of the quoted
+// text starting at i (the opening quote), whether it was closed, and
+// whether it holds a backslash or a doubled quote.
+func scanQuoted(s string, i int, q byte, escapes bool) (end int, closed, backslash, doubled bool) {
+	for j := i + 1; j < len(s); j++ {
+		c := s[j]
+		if c == '\\' {
+			backslash = true
+			if escapes {
+				j++
+			}
+			continue
+		}
+		if c == q {
+			if j+1 < len(s) && s[j+1] == q {
+				doubled = true
+				j++
+				continue
+			}
+			return j + 1, true, backslash, doubled
+		}
+	}
+	return len(s), false, backslash, doubled
+}
+
+// checkText reports whether s[i:j] is valid UTF-8 without control bytes
+// other than tab, newline and carriage return.
+func checkText(s string, i, j int) bool {
+	for k := i; k < j; {
+		c := s[k]
+		if c < 0x80 {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+				return false
+			}
+			k++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[k:j])
+		if r == utf8.RuneError && n <= 1 {
+			return false
+		}
+		k += n
+	}
+	return true
+}
+
+func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
+	lx.src, lx.d = sql, d
+	lx.buf = append(dst, byte(d))
+	mysqlish := d != Postgres
+	s := sql
+	n := len(s)
+	i := 0
+	for i < n {
+		c := s[i]
+		// Whitespace: a single byte is kept, a longer run becomes its
+		// first and last byte.
+		if isWS(c) {
+			j := i + 1
+			for j < n && isWS(s[j]) {
+				j++
+			}
+			if j-i == 1 {
+				lx.buf = append(lx.buf, c)
+			} else {
+				lx.buf = append(lx.buf, c, s[j-1])
+			}
+			i = j
+			continue
+		}
+		if !lx.first {
+			// The statement class: only plain reads and writes.
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+				return lx.buf, false
+			}
+			j := i
+			for j < n && isIdentByte(s[j]) {
+				j++
+			}
+			switch wordID(s[i:j]) {
+			case wSelect, wInsert, wUpdate, wDelete, wReplace, wWith:
+			default:
+				return lx.buf, false
+			}
+			lx.first = true
+		}
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c >= 0x80:
+			j := i
+			for j < n && isIdentByte(s[j]) {
+				j++
+			}
+			if c >= 0x80 || s[j-1] >= 0x80 {
+				if !checkText(s, i, j) {
+					return lx.buf, false
+				}
+			}
+			if j < n && (s[j] == '\'' || s[j] == '"' && mysqlish) {
+				// A prefixed string: x'1f', b'01', E'…', or an
+				// introducer / N'…' (copied).
+				if !lx.prefixed(s, i, j, mysqlish) {
+					return lx.buf, false
+				}
+				i = lx.next
+				continue
+			}
+			w := s[i:j]
+			id := wordID(w)
+			switch id {
+			case wDelete, wUpdate:
+				lx.sawDelUpd = true
+			case wBy:
+				if lx.lastTC == tcWord && (lx.lastWord == wOrder || lx.lastWord == wGroup) {
+					lx.orderBy = true
+				}
+			case wIndex:
+				if lx.lastTC == tcWord && (lx.lastWord == wUse || lx.lastWord == wForce || lx.lastWord == wIgnore) {
+					lx.indexHint = true
+				}
+			}
+			lx.buf = append(lx.buf, w...)
+			lx.tok(tcWord, id)
+			i = j
+		case c >= '0' && c <= '9':
+			if !lx.number(s, i) {
+				return lx.buf, false
+			}
+			i = lx.next
+		case c == '\'':
+			if !lx.quotedLit(s, i, '\'', kindStr, mysqlish) {
+				return lx.buf, false
+			}
+			i = lx.next
+		case c == '"':
+			if mysqlish {
+				if !lx.quotedLit(s, i, '"', kindDQStr, true) {
+					return lx.buf, false
+				}
+			} else if !lx.quotedIdent(s, i, '"') {
+				return lx.buf, false
+			}
+			i = lx.next
+		case c == '`':
+			if !mysqlish || !lx.quotedIdent(s, i, '`') {
+				return lx.buf, false
+			}
+			i = lx.next
+		case c == '$':
+			if mysqlish || !lx.dollar(s, i) {
+				return lx.buf, false
+			}
+			i = lx.next
+		case c == '#':
+			return lx.buf, false
+		case c == '-':
+			if i+1 < n && s[i+1] == '-' {
+				return lx.buf, false
+			}
+			lx.buf = append(lx.buf, c)
+			lx.tok(tcSign, 0)
+			i++
+		case c == '+':
+			lx.buf = append(lx.buf, c)
+			lx.tok(tcSign, 0)
+			i++
+		case c == '/':
+			if i+1 < n && s[i+1] == '*' {
+				return lx.buf, false
+			}
+			lx.buf = append(lx.buf, c)
+			lx.tok(tcOther, 0)
+			i++
+		case c == ';':
+			// Only a trailing ; (a second statement may be anything).
+			for j := i + 1; j < n; j++ {
+				if !isWS(s[j]) {
+					return lx.buf, false
+				}
+			}
+			lx.buf = append(lx.buf, c)
+			lx.tok(tcOther, 0)
+			i++
+		case c == '(':
+			lx.buf = append(lx.buf, c)
+			lx.tok(tcOpen, 0)
+			i++
+		case c == ')':
+			lx.buf = append(lx.buf, c)
+			lx.tok(tcClose, 0)
+			i++
+		case c == ',':
+			lx.buf = append(lx.buf, c)
+			lx.tok(tcComma, 0)
+			i++
+		case c == '=' || c == '<' || c == '>' || c == '!':
+			j := i + 1
+			for j < n && (s[j] == '=' || s[j] == '<' || s[j] == '>' || s[j] == '!') {
+				j++
+			}
+			lx.buf = append(lx.buf, s[i:j]...)
+			lx.tok(tcCmp, 0)
+			i = j
+		case c == '|' || c == '&':
+			j := i + 1
+			for j < n && s[j] == c {
+				j++
+			}
+			lx.buf = append(lx.buf, s[i:j]...)
+			if j-i == 2 {
+				lx.tok(tcBoolOp, 0)
+			} else {
+				lx.tok(tcOther, 0)
+			}
+			i = j
+		case c < 0x20 || c == 0x7f:
+			return lx.buf, false
+		default:
+			// . * % ^ ~ : ? @ [ ] { } \ and the like.
+			lx.buf = append(lx.buf, c)
+			lx.tok(tcOther, 0)
+			i++
+		}
+	}
+	if !lx.first {
+		return lx.buf, false
+	}
+	if lx.sawDelUpd && (lx.litCmpLit || lx.boolLit) {
+		return lx.buf, false
+	}
+	return lx.buf, true
+}
+
+// number handles a run starting with a digit: a literal when it is plainly
+// one, else copied.
+func (lx *fpLexer) number(s string, i int) bool {
+	n := len(s)
+	j := i
+	digits, dots, other := 0, 0, false
+	for j < n {
+		c := s[j]
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.':
+			dots++
+		case isIdentByte(c):
+			other = true
+		default:
+			goto done
+		}
+		j++
+	}
+done:
+	lx.next = j
+	run := s[i:j]
+	var kind byte
+	switch {
+	case i > 0 && glueByte(s[i-1]):
+	case i > 1 && (s[i-1] == '+' || s[i-1] == '-') && (isIdentByte(s[i-2]) || s[i-2] == '.'):
+		// 1e+5, a-1: go-sqllexer and TiDB may read the sign with what
+		// precedes it.
+	case other:
+		if !hasDot(run) && len(run) > 2 && run[0] == '0' && run[1] == 'x' && isHex(run[2:]) && len(run) <= 66 {
+			kind = kindHex
+		}
+	case run[0] == '0' && len(run) > 1 && run[1] != '.':
+		// leading zero: octal to go-sqllexer
+	case dots == 0:
+		if digits < 19 || digits == 19 && run <= "9223372036854775807" {
+			kind = kindInt
+		}
+	case dots == 1 && digits <= 30:
+		if run[len(run)-1] == '.' {
+			kind = kindDecDot
+		} else {
+			kind = kindDec
+		}
+	}
+	if kind == kindInt && lx.orderBy {
+		// TiDB's digest keeps an integer in ORDER BY / GROUP BY.
+		if lx.indexHint || lx.lastTC == tcOpen || lx.lastTC == tcSign || lx.lastTC == tcComma ||
+			lx.lastTC == tcWord && lx.lastWord == wBy || lx.lastNOTC == tcComma || lx.lastNOTC == tcWord && lx.lastNOWord == wBy {
+			kind = 0
+		}
+	}
+	if kind == 0 {
+		if !checkText(s, i, j) {
+			return false
+		}
+		lx.buf = append(lx.buf, run...)
+		lx.tok(tcOther, 0)
+		return true
+	}
+	return lx.lit(kind)
+}
+
+func hasDot(run string) bool {
+	for i := 0; i < len(run); i++ {
+		if run[i] == '.' {
+			return true
+		}
+	}
+	return false
+}
+
+func isHex(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// quotedLit handles '…' (and "…" in the MySQL family) at i.
+func (lx *fpLexer) quotedLit(s string, i int, q byte, kind byte, escapes bool) bool {
+	end, closed, backslash, _ := scanQuoted(s, i, q, escapes)
+	if !closed || backslash && !escapes {
+		return false
+	}
+	lx.next = end
+	if !checkText(s, i, end) || contentDanger(s[i+1:end-1]) {
+		return false
+	}
+	if i > 0 && glueByte(s[i-1]) {
+		lx.buf = append(lx.buf, s[i:end]...)
+		lx.tok(tcOther, 0)
+		return true
+	}
+	return lx.lit(kind)
+}
+
+// quotedIdent copies a `…` (MySQL family) or "…" (PostgreSQL) identifier.
+func (lx *fpLexer) quotedIdent(s string, i int, q byte) bool {
+	end, closed, backslash, doubled := scanQuoted(s, i, q, false)
+	if !closed || backslash || doubled || !checkText(s, i, end) || contentDanger(s[i+1:end-1]) {
+		return false
+	}
+	lx.next = end
+	lx.buf = append(lx.buf, s[i:end]...)
+	lx.tok(tcWord, wOther)
+	return true
+}
+
+// prefixed handles the word s[i:j] followed by a quote at j.
+func (lx *fpLexer) prefixed(s string, i, j int, mysqlish bool) bool {
+	q := s[j]
+	end, closed, backslash, _ := scanQuoted(s, j, q, mysqlish)
+	if !closed || backslash && !mysqlish {
+		return false
+	}
+	lx.next = end
+	if !checkText(s, i, end) || contentDanger(s[j+1:end-1]) {
+		return false
+	}
+	body := s[j+1 : end-1]
+	var kind byte
+	if j-i == 1 && q == '\'' && !(i > 0 && glueByte(s[i-1])) {
+		switch s[i] {
+		case 'x', 'X':
+			if len(body)%2 == 0 && (body == "" || isHex(body)) {
+				kind = kindXStr
+			}
+		case 'b', 'B':
+			if isBits(body) {
+				kind = kindBStr
+			}
+		case 'e', 'E':
+			if !mysqlish {
+				kind = kindEStr
+			}
+		}
+	}
+	if kind == 0 {
+		lx.buf = append(lx.buf, s[i:end]...)
+		lx.tok(tcOther, 0)
+		return true
+	}
+	lx.buf = append(lx.buf, s[i])
+	return lx.lit(kind)
+}
+
+func isBits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] != '0' && s[i] != '1' {
+			return false
+		}
+	}
+	return true
+}
+
+// dollar handles $ in PostgreSQL: $1 is a parameter (copied), $tag$…$tag$ a
+// string.
+func (lx *fpLexer) dollar(s string, i int) bool {
+	n := len(s)
+	if i > 0 && glueByte(s[i-1]) {
+		return false
+	}
+	if i+1 < n && s[i+1] >= '0' && s[i+1] <= '9' {
+		j := i + 1
+		for j < n && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j < n && (isIdentByte(s[j]) || glueByte(s[j])) {
+			return false
+		}
+		lx.buf = append(lx.buf, s[i:j]...)
+		lx.tok(tcOther, 0)
+		lx.next = j
+		return true
+	}
+	// The tag.
+	j := i + 1
+	for j < n && (s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z' || s[j] == '_' || j > i+1 && s[j] >= '0' && s[j] <= '9') {
+		j++
+	}
+	if j >= n || s[j] != '$' {
+		return false
+	}
+	tag := s[i : j+1]
+	if eqFold(tag, "$func$") {
+		return false
+	}
+	// The closing tag.
+	k := j + 1
+	end := -1
+	for ; k+len(tag) <= n; k++ {
+		if s[k] == '$' && s[k:k+len(tag)] == tag {
+			end = k
+			break
+		}
+	}
+	if end < 0 {
+		return false
+	}
+	body := s[j+1 : end]
+	// The statement counter does not know dollar quotes: no quote, ;,
+	// comment or backslash inside.
+	for k := 0; k < len(body); k++ {
+		switch body[k] {
+		case '\'', '"', '`', ';', '-', '#', '/', '\\', '$':
+			return false
+		}
+	}
+	if !checkText(s, i, end+len(tag)) || contentDanger(body) {
+		return false
+	}
+	lx.next = end + len(tag)
+	return lx.lit(kindDollar)
+}
