@@ -82,8 +82,15 @@ const (
 // Fingerprint appends to dst the cache key of sql in dialect d and reports
 // whether statements may share an analysis through it. When cacheable is
 // false the key is incomplete and must not be used. It does not allocate
-// when dst has room for 2*len(sql)+2 bytes.
+// when dst has room for 2*len(sql)+2 bytes, except for the check of the text
+// outside literals (keySafe), which an Analyzer makes once per key.
 func Fingerprint(dst []byte, sql string, d Dialect) (key []byte, cacheable bool) {
+	key, cacheable = fingerprint(dst, sql, d)
+	return key, cacheable && keySafe(key[len(dst):])
+}
+
+// fingerprint is the lexer pass of Fingerprint, without keySafe.
+func fingerprint(dst []byte, sql string, d Dialect) ([]byte, bool) {
 	var lx fpLexer
 	return lx.run(dst, sql, d)
 }
@@ -157,6 +164,15 @@ type fpLexer struct {
 	indexHint bool // USE/FORCE/IGNORE INDEX seen
 	first     bool // first token seen
 	next      int  // where the token being scanned ends
+
+	spans *[]litSpan // tests: where the replaced literals are
+}
+
+// litSpan is the part of the text a placeholder stands for: the whole
+// number, or the content between the quotes.
+type litSpan struct {
+	start, end int
+	kind       byte
 }
 
 func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -308,7 +324,10 @@ func (lx *fpLexer) tok(tc, w uint8) {
 
 // lit records a replaced literal; it returns false when the literal's
 // context makes the statement uncacheable.
-func (lx *fpLexer) lit(kind byte) bool {
+func (lx *fpLexer) lit(kind byte, start, end int) bool {
+	if lx.spans != nil {
+		*lx.spans = append(*lx.spans, litSpan{start, end, kind})
+	}
 	if lx.lastTC == tcWord {
 		switch lx.lastWord {
 		case wOr, wCollate, wCharset, wSet, wEscape, wUsing:
@@ -626,7 +645,7 @@ done:
 		lx.tok(tcOther, 0)
 		return true
 	}
-	return lx.lit(kind)
+	return lx.lit(kind, i, j)
 }
 
 func hasDot(run string) bool {
@@ -666,7 +685,7 @@ func (lx *fpLexer) quotedLit(s string, i int, q byte, kind byte, escapes bool) b
 		lx.tok(tcOther, 0)
 		return true
 	}
-	return lx.lit(kind)
+	return lx.lit(kind, i+1, end-1)
 }
 
 // quotedIdent copies a `…` (MySQL family) or "…" (PostgreSQL) identifier.
@@ -716,7 +735,7 @@ func (lx *fpLexer) prefixed(s string, i, j int, mysqlish bool) bool {
 		return true
 	}
 	lx.buf = append(lx.buf, s[i])
-	return lx.lit(kind)
+	return lx.lit(kind, j+1, end-1)
 }
 
 func isBits(s string) bool {
@@ -788,5 +807,5 @@ func (lx *fpLexer) dollar(s string, i int) bool {
 		return false
 	}
 	lx.next = end + len(tag)
-	return lx.lit(kindDollar)
+	return lx.lit(kindDollar, j+1, end)
 }

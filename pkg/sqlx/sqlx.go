@@ -183,7 +183,7 @@ func (a *Analyzer) Analyze(sql string, d Dialect) Analysis {
 	}
 	buf := (*bp)[:0]
 	if !a.textOnly && len(sql) <= maxRaw {
-		key, ok := Fingerprint(buf, sql, d)
+		key, ok := fingerprint(buf, sql, d)
 		if ok {
 			r, found := a.cache.get(key)
 			switch {
