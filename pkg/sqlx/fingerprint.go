@@ -330,7 +330,7 @@ func (lx *fpLexer) lit(kind byte, start, end int) bool {
 	}
 	if lx.lastTC == tcWord {
 		switch lx.lastWord {
-		case wOr, wCollate, wCharset, wSet, wEscape, wUsing:
+		case wOr, wCollate, wCharset, wSet, wEscape, wUsing, wUse, wForce, wIgnore:
 			return false
 		}
 	}
@@ -614,7 +614,9 @@ done:
 		// 1e+5, a-1: go-sqllexer and TiDB may read the sign with what
 		// precedes it.
 	case other:
-		if !hasDot(run) && len(run) > 2 && run[0] == '0' && run[1] == 'x' && isHex(run[2:]) && len(run) <= 66 {
+		// 0x1f; not after a sign, which go-sqllexer reads as -0 and an
+		// identifier x1f.
+		if !(i > 0 && (s[i-1] == '+' || s[i-1] == '-')) && !hasDot(run) && len(run) > 2 && run[0] == '0' && run[1] == 'x' && isHex(run[2:]) && len(run) <= 66 {
 			kind = kindHex
 		}
 	case run[0] == '0' && len(run) > 1 && run[1] != '.':
@@ -677,7 +679,7 @@ func (lx *fpLexer) quotedLit(s string, i int, q byte, kind byte, escapes bool) b
 		return false
 	}
 	lx.next = end
-	if !checkText(s, i, end) || contentDanger(s[i+1:end-1]) {
+	if !checkText(s, i, end) || contentDanger(s[i+1:end-1]) || isStar(s[i+1:end-1]) {
 		return false
 	}
 	if i > 0 && glueByte(s[i-1]) {
@@ -736,6 +738,22 @@ func (lx *fpLexer) prefixed(s string, i, j int, mysqlish bool) bool {
 	}
 	lx.buf = append(lx.buf, s[i])
 	return lx.lit(kind, j+1, end-1)
+}
+
+// isStar reports whether a string may be '*' once unescaped: TiDB's digest
+// keeps a string literal whose value is * as it is.
+func isStar(s string) bool {
+	star := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*':
+			star = true
+		case '\\':
+		default:
+			return false
+		}
+	}
+	return star
 }
 
 func isBits(s string) bool {

@@ -15,7 +15,10 @@ import (
 	"github.com/dbsec/dbsec/pkg/event"
 )
 
-// parserPool holds TiDB parsers; a parser is not safe for concurrent use.
+// parserPool holds TiDB parsers; a parser is not safe for concurrent use,
+// and the statements a Parse returns live in the parser (its result slice
+// is reused by the next Parse), so a parser goes back to the pool only once
+// its statements have been walked.
 var parserPool = sync.Pool{New: func() any { return parser.New() }}
 
 // privileged grants for D10 (static privileges).
@@ -49,8 +52,8 @@ func analyzeMySQL(sql string, r *Analysis) {
 			r.Masked = true
 		}
 	}
-	parserPool.Put(p)
 	if err != nil || len(stmts) == 0 {
+		parserPool.Put(p)
 		// Truncated or non-TiDB syntax: keep the digest, take the tables
 		// from the lexer and the accounts from the DCL keywords.
 		lexNormalize(sql, MySQL, r)
@@ -67,6 +70,7 @@ func analyzeMySQL(sql string, r *Analysis) {
 		stmtFeatures(s, r)
 		s.Accept(v)
 	}
+	parserPool.Put(p)
 }
 
 func actionOf(s ast.StmtNode) event.Action {
