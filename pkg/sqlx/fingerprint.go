@@ -175,28 +175,44 @@ type litSpan struct {
 	kind       byte
 }
 
-func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+// Byte classes (ctab).
+const (
+	cIdent = 1 << iota // unquoted identifier byte: [A-Za-z0-9_$], >= 0x80
+	cWS                // whitespace: space, tab, newline, carriage return
+	cGlue              // a literal right after it is not a literal (glueByte)
+	cWordStart         // [A-Za-z_], >= 0x80
+)
+
+var ctab = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		if b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b >= 0x80 {
+			t[c] |= cWordStart | cIdent | cGlue
+		}
+		if b >= '0' && b <= '9' || b == '$' {
+			t[c] |= cIdent | cGlue
+		}
+		switch b {
+		case ' ', '\t', '\n', '\r':
+			t[c] |= cWS
+		case '"', '\'', '`', '.', '?', '#', '/', '@', '!':
+			t[c] |= cGlue
+		}
+	}
+	return t
+}()
+
+func isWS(c byte) bool { return ctab[c]&cWS != 0 }
 
 // isIdentByte: bytes of an unquoted identifier or keyword for every lexer
 // involved (TiDB treats every byte >= 0x80 as an identifier byte).
-func isIdentByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$' || c >= 0x80
-}
+func isIdentByte(c byte) bool { return ctab[c]&cIdent != 0 }
 
 // glueByte reports whether a literal starting right after c could be read
 // as part of something else: an identifier (TiDB: 1a, t.5; go-sqllexer
 // continues identifiers through " . ? $ # / @ !), a user variable (@'x'),
 // a charset introducer (_utf8'x').
-func glueByte(c byte) bool {
-	if isIdentByte(c) {
-		return true
-	}
-	switch c {
-	case '"', '\'', '`', '.', '?', '#', '/', '@', '!':
-		return true
-	}
-	return false
-}
+func glueByte(c byte) bool { return ctab[c]&cGlue != 0 }
 
 func lowerByte(c byte) byte {
 	if c >= 'A' && c <= 'Z' {
@@ -219,78 +235,103 @@ func eqFold(s, kw string) bool {
 }
 
 func wordID(s string) uint8 {
-	switch len(s) {
-	case 2:
+	if len(s) < 2 || len(s) > 7 {
+		return wOther
+	}
+	switch s[0] | 0x20 {
+	case 'a':
+		if eqFold(s, "and") {
+			return wAnd
+		}
+	case 'b':
+		if eqFold(s, "by") {
+			return wBy
+		}
+	case 'c':
+		switch {
+		case eqFold(s, "collate"):
+			return wCollate
+		case eqFold(s, "charset"):
+			return wCharset
+		}
+	case 'd':
+		if eqFold(s, "delete") {
+			return wDelete
+		}
+	case 'e':
+		if eqFold(s, "escape") {
+			return wEscape
+		}
+	case 'f':
+		if eqFold(s, "force") {
+			return wForce
+		}
+	case 'g':
+		if eqFold(s, "group") {
+			return wGroup
+		}
+	case 'h':
+		if eqFold(s, "having") {
+			return wHaving
+		}
+	case 'i':
+		switch {
+		case eqFold(s, "insert"):
+			return wInsert
+		case eqFold(s, "index"):
+			return wIndex
+		case eqFold(s, "ignore"):
+			return wIgnore
+		}
+	case 'l':
+		if eqFold(s, "like") {
+			return wLike
+		}
+	case 'n':
+		if eqFold(s, "not") {
+			return wNot
+		}
+	case 'o':
 		switch {
 		case eqFold(s, "or"):
 			return wOr
 		case eqFold(s, "on"):
 			return wOn
-		case eqFold(s, "by"):
-			return wBy
-		}
-	case 3:
-		switch {
-		case eqFold(s, "and"):
-			return wAnd
-		case eqFold(s, "xor"):
-			return wXor
-		case eqFold(s, "not"):
-			return wNot
-		case eqFold(s, "set"):
-			return wSet
-		case eqFold(s, "use"):
-			return wUse
-		}
-	case 4:
-		switch {
-		case eqFold(s, "with"):
-			return wWith
-		case eqFold(s, "like"):
-			return wLike
-		case eqFold(s, "when"):
-			return wWhen
-		}
-	case 5:
-		switch {
-		case eqFold(s, "where"):
-			return wWhere
 		case eqFold(s, "order"):
 			return wOrder
-		case eqFold(s, "group"):
-			return wGroup
-		case eqFold(s, "using"):
-			return wUsing
-		case eqFold(s, "index"):
-			return wIndex
-		case eqFold(s, "force"):
-			return wForce
 		}
-	case 6:
+	case 'r':
+		if eqFold(s, "replace") {
+			return wReplace
+		}
+	case 's':
 		switch {
 		case eqFold(s, "select"):
 			return wSelect
-		case eqFold(s, "insert"):
-			return wInsert
+		case eqFold(s, "set"):
+			return wSet
+		}
+	case 'u':
+		switch {
 		case eqFold(s, "update"):
 			return wUpdate
-		case eqFold(s, "delete"):
-			return wDelete
-		case eqFold(s, "having"):
-			return wHaving
-		case eqFold(s, "escape"):
-			return wEscape
-		case eqFold(s, "ignore"):
-			return wIgnore
+		case eqFold(s, "using"):
+			return wUsing
+		case eqFold(s, "use"):
+			return wUse
 		}
-	case 7:
+	case 'w':
 		switch {
-		case eqFold(s, "replace"):
-			return wReplace
-		case eqFold(s, "collate"):
-			return wCollate
-		case eqFold(s, "charset"):
-			return wCharset
+		case eqFold(s, "where"):
+			return wWhere
+		case eqFold(s, "with"):
+			return wWith
+		case eqFold(s, "when"):
+			return wWhen
+		}
+	case 'x':
+		if eqFold(s, "xor") {
+			return wXor
 		}
 	}
 	return wOther
@@ -439,9 +480,9 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			lx.first = true
 		}
 		switch {
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c >= 0x80:
-			j := i
-			for j < n && isIdentByte(s[j]) {
+		case ctab[c]&cWordStart != 0:
+			j := i + 1
+			for j < n && ctab[s[j]]&cIdent != 0 {
 				j++
 			}
 			if c >= 0x80 || s[j-1] >= 0x80 {
