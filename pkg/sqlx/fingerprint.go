@@ -177,10 +177,10 @@ type litSpan struct {
 
 // Byte classes (ctab).
 const (
-	cIdent = 1 << iota // unquoted identifier byte: [A-Za-z0-9_$], >= 0x80
-	cWS                // whitespace: space, tab, newline, carriage return
-	cGlue              // a literal right after it is not a literal (glueByte)
-	cWordStart         // [A-Za-z_], >= 0x80
+	cIdent     = 1 << iota // unquoted identifier byte: [A-Za-z0-9_$], >= 0x80
+	cWS                    // whitespace: space, tab, newline, carriage return
+	cGlue                  // a literal right after it is not a literal (glueByte)
+	cWordStart             // [A-Za-z_], >= 0x80
 )
 
 var ctab = func() (t [256]uint8) {
