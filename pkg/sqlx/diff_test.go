@@ -24,7 +24,7 @@ import (
 // The differential test: the cached Analyzer against the reference Analyze
 // on every statement, through one Analyzer so that statements of one shape
 // hit the entry of the first. DBSEC_SQLX_DIFF=N runs N generated statements
-// (default 3000, quick with -race); go test -run Differential with
+// (default 3000, 1000 with -race); go test -run Differential with
 // DBSEC_SQLX_DIFF=200000 is the big run.
 
 type stmtCase struct {
@@ -70,6 +70,9 @@ func differential(t *testing.T, an *Analyzer, cases []stmtCase) {
 
 func diffN(t *testing.T) int {
 	n := 3000
+	if raceEnabled {
+		n = 1000
+	}
 	if s := os.Getenv("DBSEC_SQLX_DIFF"); s != "" {
 		v, err := strconv.Atoi(s)
 		if err != nil {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package sqlx
+
+const raceEnabled = false
