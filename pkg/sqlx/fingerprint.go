@@ -56,7 +56,8 @@ import (
 //     (backslashes in PostgreSQL strings, unterminated quotes, doubled
 //     quotes in quoted identifiers, a $ that is not a valid $n or dollar
 //     quote, control bytes, invalid UTF-8, a literal glued to an identifier
-//     character that go-sqllexer would continue the identifier through, a
+//     character that go-sqllexer would continue the identifier through (or
+//     after a dot, across whitespace: go-sqllexer joins "a . 5"), a
 //     second statement after ;) the statement is refused or the literal
 //     copied.
 //
@@ -651,6 +652,8 @@ done:
 	var kind byte
 	switch {
 	case i > 0 && glueByte(s[i-1]):
+	case prevNonWS(s, i) == '.':
+		// go-sqllexer joins "a . 5" into the identifier a.5.
 	case i > 1 && (s[i-1] == '+' || s[i-1] == '-') && (isIdentByte(s[i-2]) || s[i-2] == '.'):
 		// 1e+5, a-1: go-sqllexer and TiDB may read the sign with what
 		// precedes it.
@@ -689,6 +692,17 @@ done:
 		return true
 	}
 	return lx.lit(kind, i, j)
+}
+
+// prevNonWS returns the last byte before i that is not whitespace (0 at
+// the start).
+func prevNonWS(s string, i int) byte {
+	for i--; i >= 0; i-- {
+		if !isWS(s[i]) {
+			return s[i]
+		}
+	}
+	return 0
 }
 
 func hasDot(run string) bool {
