@@ -13,6 +13,16 @@
 // Injection artefacts are looked for in the raw text and the AST before
 // normalization, because the digest erases them (1=1 becomes ? = ?).
 //
+// An Analyzer caches analyses by the statement's shape: Fingerprint, one
+// allocation-free lexer pass, replaces the literals by placeholders, so that
+// the statements of an application, which differ only in their literals,
+// reach the TiDB parser once per shape instead of once per line. Statements
+// whose literals or comments matter to the analysis (DDL, DCL, SET, file
+// paths, injection artefacts, …; see fingerprint.go) are cached by their text
+// as before. Analyze, uncached, is the reference: the differential test
+// (diff_test.go) requires the Analyzer to return exactly what Analyze returns
+// for every statement.
+//
 // This package is off the metrics path: pkg/classify and pkg/parse/... must
 // not import it (it pulls the TiDB parser, ~10 MB of code).
 package sqlx
@@ -225,7 +235,8 @@ func (a *Analyzer) CacheStats() (hits, misses uint64) {
 	return a.cache.stats()
 }
 
-// Analyze analyses sql without a cache. The result owns its memory.
+// Analyze analyses sql without a cache. The result owns its memory. It is
+// the reference the Analyzer's cache is checked against.
 func Analyze(sql string, d Dialect) Analysis {
 	r := Analysis{Dialect: d, Statements: countStatements(sql)}
 	if d == MySQL {
