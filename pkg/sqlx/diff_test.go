@@ -387,6 +387,26 @@ func (g *gen) inList(d Dialect) string {
 	return strings.Join(parts, g.pick(",", ", ", " , "))
 }
 
+// list is a parenthesised list of literals of one kind, of any length.
+func (g *gen) list(d Dialect) string {
+	n := 1 + g.r.IntN(20)
+	parts := make([]string, n)
+	k := g.r.IntN(4)
+	for i := range parts {
+		switch k {
+		case 0:
+			parts[i] = strconv.Itoa(g.r.IntN(100000))
+		case 1:
+			parts[i] = g.str(d)
+		case 2:
+			parts[i] = g.num()
+		default:
+			parts[i] = strconv.Itoa(g.r.IntN(100)) + "." + strconv.Itoa(g.r.IntN(100))
+		}
+	}
+	return strings.Join(parts, g.pick(",", ", ", " , ", ",\n"))
+}
+
 func (g *gen) path(d Dialect) string {
 	return g.quote(g.pick("/tmp/out.csv", "/var/www/html/shell.php", "/etc/passwd", "s3://bucket/dump", "C:\\\\x", "/tmp/"+strconv.Itoa(g.r.IntN(1e6))), d, '\'')
 }
@@ -491,6 +511,16 @@ var mysqlTemplates = []string{
 	"SELECT * FROM t WHERE a = {n}{s}",
 	"SELECT * FROM t WHERE a = {s}{s}",
 	"SELECT * FROM t WHERE a IN ({in}) AND b NOT IN ({in})",
+	"SELECT * FROM t WHERE a IN ({list}) AND b = {s}",
+	"SELECT * FROM t WHERE a IN ({list}) OR b IN ({list}) ORDER BY {n}",
+	"INSERT INTO t (a, b, c) VALUES ({list})",
+	"INSERT INTO t VALUES ({list}), ({list})",
+	"UPDATE t SET a = {s} WHERE id IN ({list})",
+	"DELETE FROM t WHERE id IN ({list})",
+	"SELECT ({list}), CONCAT({list}), f({list}) FROM t",
+	"SELECT * FROM t WHERE (a, b) IN (({list}), ({list}))",
+	"SELECT * FROM t LIMIT {n}, {n}",
+	"SELECT {list} FROM t",
 	"SELECT COUNT(*) FROM t WHERE a = {s} AND b > {n} AND c < {n} AND d <> {s} AND e != {n} AND f <=> {s}",
 	"SELECT * FROM t WHERE a = '{raw}'",
 	"SELECT * FROM t LIMIT {n} OFFSET {n}",
@@ -554,6 +584,8 @@ var pgTemplates = []string{
 	"SELECT * FROM t WHERE a #> {s}",
 	"SELECT * FROM t WHERE a = {s} -- x",
 	"SELECT * FROM t WHERE a IN ({in})",
+	"SELECT * FROM t WHERE a IN ({list}) AND b = ANY(ARRAY[{list}])",
+	"INSERT INTO t VALUES ({list}) RETURNING id",
 	"SELECT * FROM t WHERE a = {s} AND b = {s} AND c = {n}",
 	"WITH x AS (SELECT {n}) UPDATE t SET a = {s} FROM x WHERE t.id = x.id",
 	"SELECT * FROM t WHERE a = U&{s}",
@@ -576,6 +608,8 @@ var tdTemplates = []string{
 	"show dnodes",
 	"select last_row(*) from d{n}",
 	"select * from meters where voltage > {n} and location in ({in})",
+	"select * from meters where groupid in ({list})",
+	"insert into d1001 values ({list})",
 	"delete from meters where ts < {s}",
 	"select `ts`, current from `power`.`meters` where groupid = {n}",
 	"select * from meters where a = \"{raw}\"",
@@ -625,6 +659,8 @@ func (g *gen) stmt() stmtCase {
 			b.WriteString(g.str(d))
 		case "in":
 			b.WriteString(g.inList(d))
+		case "list":
+			b.WriteString(g.list(d))
 		case "path":
 			b.WriteString(g.path(d))
 		case "id":

@@ -140,6 +140,9 @@ const (
 	wUse
 	wForce
 	wIgnore
+	wTrue
+	wFalse
+	wNull
 )
 
 type fpLexer struct {
@@ -157,6 +160,7 @@ type fpLexer struct {
 	// closing parentheses), 2 after literal and comparison operator (and
 	// opening parentheses, signs).
 	cmpState uint8
+	cmpRepl  bool // the constant on the left was a replaced literal
 
 	sawDelUpd bool
 	litCmpLit bool
@@ -165,6 +169,14 @@ type fpLexer struct {
 	indexHint bool // USE/FORCE/IGNORE INDEX seen
 	first     bool // first token seen
 	next      int  // where the token being scanned ends
+
+	// A parenthesised list of literals of one kind, (1, 2, 3), becomes
+	// one placeholder 0x00 0x01 kind: TiDB's digest writes ( ... ) and
+	// go-sqllexer ( ? ) for any length >= 2, and no rule counts values.
+	group      bool // since the last (: only literals of groupKind and commas
+	groupStart int  // len(buf) just after the (
+	groupCount int
+	groupKind  byte
 
 	spans *[]litSpan // tests: where the replaced literals are
 }
@@ -264,8 +276,11 @@ func wordID(s string) uint8 {
 			return wEscape
 		}
 	case 'f':
-		if eqFold(s, "force") {
+		switch {
+		case eqFold(s, "force"):
 			return wForce
+		case eqFold(s, "false"):
+			return wFalse
 		}
 	case 'g':
 		if eqFold(s, "group") {
@@ -289,8 +304,11 @@ func wordID(s string) uint8 {
 			return wLike
 		}
 	case 'n':
-		if eqFold(s, "not") {
+		switch {
+		case eqFold(s, "not"):
 			return wNot
+		case eqFold(s, "null"):
+			return wNull
 		}
 	case 'o':
 		switch {
@@ -311,6 +329,10 @@ func wordID(s string) uint8 {
 			return wSelect
 		case eqFold(s, "set"):
 			return wSet
+		}
+	case 't':
+		if eqFold(s, "true") {
+			return wTrue
 		}
 	case 'u':
 		switch {
@@ -341,6 +363,16 @@ func wordID(s string) uint8 {
 // tok records a copied (non-literal) token for the context rules.
 func (lx *fpLexer) tok(tc, w uint8) {
 	switch tc {
+	case tcOpen:
+		lx.group, lx.groupStart, lx.groupCount = true, len(lx.buf), 0
+	case tcComma:
+		if lx.lastTC != tcLit {
+			lx.group = false
+		}
+	default:
+		lx.group = false
+	}
+	switch tc {
 	case tcClose:
 		if lx.cmpState != 1 {
 			lx.cmpState = 0
@@ -362,6 +394,19 @@ func (lx *fpLexer) tok(tc, w uint8) {
 	if tc != tcOpen && tc != tcSign {
 		lx.lastNOTC, lx.lastNOWord = tc, w
 	}
+}
+
+// constant records a copied constant (a number or string the key keeps
+// as written, TRUE, FALSE, NULL): compared with a replaced literal, it
+// makes WhereAlwaysTrue depend on the literal.
+func (lx *fpLexer) constant() {
+	lx.group = false
+	if lx.cmpState == 2 && lx.cmpRepl {
+		lx.litCmpLit = true
+	}
+	lx.cmpState, lx.cmpRepl = 1, false
+	lx.lastTC, lx.lastWord = tcOther, 0
+	lx.lastNOTC, lx.lastNOWord = tcOther, 0
 }
 
 // lit records a replaced literal; it returns false when the literal's
@@ -386,6 +431,20 @@ func (lx *fpLexer) lit(kind byte, start, end int) bool {
 	}
 	if lx.cmpState == 2 {
 		lx.litCmpLit = true
+	}
+	lx.cmpRepl = true
+	if lx.group {
+		switch {
+		case kind == kindXStr || kind == kindBStr || kind == kindEStr || kind == kindDollar:
+			// go-sqllexer reads x'1f' as an identifier and a string.
+			lx.group = false
+		case lx.groupCount == 0:
+			lx.group = lx.lastTC == tcOpen
+			lx.groupKind = kind
+		default:
+			lx.group = lx.lastTC == tcComma && kind == lx.groupKind
+		}
+		lx.groupCount++
 	}
 	lx.cmpState = 1
 	lx.lastTC, lx.lastWord = tcLit, 0
@@ -514,8 +573,17 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 					lx.indexHint = true
 				}
 			}
+			if hasDollar(w) && (c >= 0x80 || hasHigh(w)) {
+				// go-sqllexer ends the identifier before a non-letter
+				// rune and reads the $ as a dollar quote.
+				return lx.buf, false
+			}
 			lx.buf = append(lx.buf, w...)
-			lx.tok(tcWord, id)
+			if id == wTrue || id == wFalse || id == wNull {
+				lx.constant()
+			} else {
+				lx.tok(tcWord, id)
+			}
 			i = j
 		case c >= '0' && c <= '9':
 			if !lx.number(s, i) {
@@ -581,6 +649,9 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			lx.tok(tcOpen, 0)
 			i++
 		case c == ')':
+			if lx.group && lx.groupCount >= 2 && lx.lastTC == tcLit {
+				lx.buf = append(lx.buf[:lx.groupStart], 0, 1, lx.groupKind)
+			}
 			lx.buf = append(lx.buf, c)
 			lx.tok(tcClose, 0)
 			i++
@@ -649,6 +720,11 @@ func (lx *fpLexer) number(s string, i int) bool {
 done:
 	lx.next = j
 	run := s[i:j]
+	if hasDollar(run) {
+		// go-sqllexer ends the number before the $ and reads a dollar
+		// quote from there.
+		return false
+	}
 	var kind byte
 	switch {
 	case i > 0 && glueByte(s[i-1]):
@@ -688,7 +764,7 @@ done:
 			return false
 		}
 		lx.buf = append(lx.buf, run...)
-		lx.tok(tcOther, 0)
+		lx.constant()
 		return true
 	}
 	return lx.lit(kind, i, j)
@@ -703,6 +779,24 @@ func prevNonWS(s string, i int) byte {
 		}
 	}
 	return 0
+}
+
+func hasDollar(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '$' {
+			return true
+		}
+	}
+	return false
+}
+
+func hasHigh(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return true
+		}
+	}
+	return false
 }
 
 func hasDot(run string) bool {
@@ -739,7 +833,7 @@ func (lx *fpLexer) quotedLit(s string, i int, q byte, kind byte, escapes bool) b
 	}
 	if i > 0 && glueByte(s[i-1]) {
 		lx.buf = append(lx.buf, s[i:end]...)
-		lx.tok(tcOther, 0)
+		lx.constant()
 		return true
 	}
 	return lx.lit(kind, i+1, end-1)
@@ -788,7 +882,7 @@ func (lx *fpLexer) prefixed(s string, i, j int, mysqlish bool) bool {
 	}
 	if kind == 0 {
 		lx.buf = append(lx.buf, s[i:end]...)
-		lx.tok(tcOther, 0)
+		lx.constant()
 		return true
 	}
 	lx.buf = append(lx.buf, s[i])
