@@ -16,7 +16,11 @@ import (
 // two-byte placeholder, 0x00 followed by the literal's kind, and every run of
 // whitespace folded to its first and last byte. Everything else (keywords,
 // identifiers, operators, quoted identifiers, placeholders such as ? and $1,
-// any literal it does not fully understand) is copied byte for byte.
+// any literal it does not fully understand) is copied byte for byte. A
+// parenthesised list of two or more literals of one kind, (1, 2, 3), becomes
+// one list placeholder (0x00 0x01 kind): TiDB's digest writes it ( ... ) and
+// go-sqllexer ( ? ) whatever its length, and no rule counts the values, so
+// IN lists of any length share an entry.
 //
 // Why the key is safe. Two statements with one key have the same bytes
 // outside literals (up to whitespace-run lengths, which no consumer of the
@@ -48,9 +52,11 @@ import (
 //     invalid x'…' / b'…' and numbers glued to identifiers are copied; a
 //     literal after COLLATE, CHARSET, SET, USING or ESCAPE (validated by the
 //     parser) or after OR (the lexer-path tautology rule) is refused; in a
-//     statement with DELETE or UPDATE a literal compared with a literal or
+//     statement with DELETE or UPDATE a literal compared with a constant
+//     (another literal, a copied number or string, TRUE, FALSE, NULL) or
 //     standing alone after WHERE/OR/AND/… (WhereAlwaysTrue evaluates it) is
-//     refused.
+//     refused. A literal after USE/FORCE/IGNORE, and a string that may be
+//     '*' (TiDB's digest keeps both as written) are refused.
 //   - Lexer disagreements: where TiDB's lexer, go-sqllexer and the statement
 //     counter could split the text differently depending on a literal
 //     (backslashes in PostgreSQL strings, unterminated quotes, doubled
