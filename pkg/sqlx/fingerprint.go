@@ -56,7 +56,11 @@ import (
 //     (another literal, a copied number or string, TRUE, FALSE, NULL) or
 //     standing alone after WHERE/OR/AND/… (WhereAlwaysTrue evaluates it) is
 //     refused. A literal after USE/FORCE/IGNORE, and a string that may be
-//     '*' (TiDB's digest keeps both as written) are refused.
+//     '*' (TiDB's digest keeps both as written) are refused. TiDB may read
+//     a keyword inside a run of digits and letters the key copies (".0ORDER
+//     BY 1" is .0 ORDER BY 1): after one, every integer after BY is
+//     copied, a literal right after it is refused, and so is a DELETE or
+//     UPDATE.
 //   - Lexer disagreements: where TiDB's lexer, go-sqllexer and the statement
 //     counter could split the text differently depending on a literal
 //     (backslashes in PostgreSQL strings, unterminated quotes, doubled
@@ -171,7 +175,11 @@ type fpLexer struct {
 	sawDelUpd bool
 	litCmpLit bool
 	boolLit   bool
-	orderBy   bool // ORDER BY / GROUP BY seen
+	orderBy   bool // BY seen (ORDER BY / GROUP BY)
+	// A copied run of digits and letters: TiDB may read a keyword in it
+	// (".0ORDER BY 1" is .0 ORDER BY 1, ".0OR 1" is .0 OR 1).
+	numWord     bool
+	lastNumWord bool // the previous token is such a run
 	indexHint bool // USE/FORCE/IGNORE INDEX seen
 	first     bool // first token seen
 	next      int  // where the token being scanned ends
@@ -368,6 +376,7 @@ func wordID(s string) uint8 {
 
 // tok records a copied (non-literal) token for the context rules.
 func (lx *fpLexer) tok(tc, w uint8) {
+	lx.lastNumWord = false
 	switch tc {
 	case tcOpen:
 		lx.group, lx.groupStart, lx.groupCount = true, len(lx.buf), 0
@@ -406,6 +415,7 @@ func (lx *fpLexer) tok(tc, w uint8) {
 // as written, TRUE, FALSE, NULL): compared with a replaced literal, it
 // makes WhereAlwaysTrue depend on the literal.
 func (lx *fpLexer) constant() {
+	lx.lastNumWord = false
 	lx.group = false
 	if lx.cmpState == 2 && lx.cmpRepl {
 		lx.litCmpLit = true
@@ -420,6 +430,9 @@ func (lx *fpLexer) constant() {
 func (lx *fpLexer) lit(kind byte, start, end int) bool {
 	if lx.spans != nil {
 		*lx.spans = append(*lx.spans, litSpan{start, end, kind})
+	}
+	if lx.lastNumWord {
+		return false // after a keyword TiDB may see (COLLATE, ESCAPE, OR …)
 	}
 	if lx.lastTC == tcWord {
 		switch lx.lastWord {
@@ -571,13 +584,11 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			case wDelete, wUpdate:
 				lx.sawDelUpd = true
 			case wBy:
-				if lx.lastTC == tcWord && (lx.lastWord == wOrder || lx.lastWord == wGroup) {
-					lx.orderBy = true
-				}
+				// Any BY: TiDB may see ORDER or GROUP where this lexer
+				// sees part of a run (".0ORDER BY 1" is .0 ORDER BY 1).
+				lx.orderBy = true
 			case wIndex:
-				if lx.lastTC == tcWord && (lx.lastWord == wUse || lx.lastWord == wForce || lx.lastWord == wIgnore) {
-					lx.indexHint = true
-				}
+				lx.indexHint = true
 			}
 			if hasDollar(w) && (c >= 0x80 || hasHigh(w)) {
 				// go-sqllexer ends the identifier before a non-letter
@@ -697,7 +708,7 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 	if !lx.first {
 		return lx.buf, false
 	}
-	if lx.sawDelUpd && (lx.litCmpLit || lx.boolLit) {
+	if lx.sawDelUpd && (lx.litCmpLit || lx.boolLit || lx.numWord) {
 		return lx.buf, false
 	}
 	return lx.buf, true
@@ -758,9 +769,9 @@ done:
 			kind = kindDec
 		}
 	}
-	if kind == kindInt && lx.orderBy {
+	if kind == kindInt && (lx.orderBy || lx.numWord) {
 		// TiDB's digest keeps an integer in ORDER BY / GROUP BY.
-		if lx.indexHint || lx.lastTC == tcOpen || lx.lastTC == tcSign || lx.lastTC == tcComma ||
+		if lx.indexHint || lx.numWord || lx.lastTC == tcOpen || lx.lastTC == tcSign || lx.lastTC == tcComma ||
 			lx.lastTC == tcWord && lx.lastWord == wBy || lx.lastNOTC == tcComma || lx.lastNOTC == tcWord && lx.lastNOWord == wBy {
 			kind = 0
 		}
@@ -771,6 +782,9 @@ done:
 		}
 		lx.buf = append(lx.buf, run...)
 		lx.constant()
+		if other {
+			lx.numWord, lx.lastNumWord = true, true
+		}
 		return true
 	}
 	return lx.lit(kind, i, j)
