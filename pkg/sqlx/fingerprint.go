@@ -180,9 +180,9 @@ type fpLexer struct {
 	// (".0ORDER BY 1" is .0 ORDER BY 1, ".0OR 1" is .0 OR 1).
 	numWord     bool
 	lastNumWord bool // the previous token is such a run
-	indexHint bool // USE/FORCE/IGNORE INDEX seen
-	first     bool // first token seen
-	next      int  // where the token being scanned ends
+	indexHint   bool // USE/FORCE/IGNORE INDEX seen
+	first       bool // first token seen
+	next        int  // where the token being scanned ends
 
 	// A parenthesised list of literals of one kind, (1, 2, 3), becomes
 	// one placeholder 0x00 0x01 kind: TiDB's digest writes ( ... ) and
