@@ -561,10 +561,12 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 		switch {
 		case ctab[c]&cWordStart != 0:
 			j := i + 1
+			high := c
 			for j < n && ctab[s[j]]&cIdent != 0 {
+				high |= s[j]
 				j++
 			}
-			if c >= 0x80 || s[j-1] >= 0x80 {
+			if high >= 0x80 {
 				if !checkText(s, i, j) {
 					return lx.buf, false
 				}
@@ -590,7 +592,7 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			case wIndex:
 				lx.indexHint = true
 			}
-			if hasDollar(w) && (c >= 0x80 || hasHigh(w)) {
+			if high >= 0x80 && hasDollar(w) {
 				// go-sqllexer ends the identifier before a non-letter
 				// rune and reads the $ as a dollar quote.
 				return lx.buf, false
@@ -804,15 +806,6 @@ func prevNonWS(s string, i int) byte {
 func hasDollar(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] == '$' {
-			return true
-		}
-	}
-	return false
-}
-
-func hasHigh(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
 			return true
 		}
 	}
