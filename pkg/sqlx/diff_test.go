@@ -127,6 +127,11 @@ func TestDifferentialMutated(t *testing.T) {
 			if !ok {
 				break
 			}
+			if k == 1 {
+				if w, ok := g.extendList(v, c.d); ok {
+					v = w
+				}
+			}
 			all = append(all, stmtCase{v, c.d})
 			pairs++
 			k1, ok1 := Fingerprint(nil, c.sql, c.d)
@@ -700,6 +705,35 @@ func (g *gen) mutate(sql string, d Dialect) (string, bool) {
 	}
 	b.WriteString(sql[prev:])
 	return b.String(), true
+}
+
+// extendList appends a copy of the last literal of a parenthesised list
+// ("(1, 2)" becomes "(1, 2, 2)"); ok is false when sql has no such list.
+func (g *gen) extendList(sql string, d Dialect) (string, bool) {
+	var spans []litSpan
+	lx := fpLexer{spans: &spans}
+	if _, ok := lx.run(nil, sql, d); !ok {
+		return "", false
+	}
+	for k := len(spans) - 1; k >= 0; k-- {
+		sp := spans[k]
+		start, end := sp.start, sp.end
+		switch sp.kind {
+		case kindStr, kindDQStr:
+			start, end = start-1, end+1
+		case kindInt, kindDec, kindDecDot, kindHex:
+		default:
+			continue
+		}
+		j := end
+		for j < len(sql) && isWS(sql[j]) {
+			j++
+		}
+		if j < len(sql) && sql[j] == ')' && prevNonWS(sql, start) == ',' {
+			return sql[:end] + ", " + sql[start:end] + sql[end:], true
+		}
+	}
+	return "", false
 }
 
 // literal returns new literal text of a kind: the whole number, or the
