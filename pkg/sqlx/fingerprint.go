@@ -46,8 +46,9 @@ import (
 //   - Comments: any --, # or /* outside literals is refused (the D32
 //     obfuscation rules read the text around them; /*! and /*+ change the
 //     parse).
-//   - Values the parser or the digest read: an integer after ORDER BY /
-//     GROUP BY (TiDB's digest keeps it) is copied, not replaced; integers
+//   - Values the parser or the digest read: an integer in a list after BY
+//     (ORDER BY 1, GROUP BY a, 2: TiDB's digest keeps it) is copied, not
+//     replaced; integers
 //     beyond int64, decimals beyond 30 digits, exponents, leading zeros,
 //     invalid x'…' / b'…' and numbers glued to identifiers are copied; a
 //     literal after COLLATE, CHARSET, SET, USING or ESCAPE (validated by the
