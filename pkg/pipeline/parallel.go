@@ -27,14 +27,21 @@ import (
 // workers, while the analysis of up to Workers batches runs in parallel and
 // the parsing of the next batch overlaps with both. Batches, their events,
 // Preps and arenas are reused: after the warm-up nothing is allocated per
-// line. At most 2×Workers+2 batches exist: when every one is in flight,
+// line. At most 2×Workers+2 batches exist (of at most 64 events or about
+// 256 KiB of strings each): when every one is in flight,
 // HandleLine waits, so a slow sink slows the input down as before. Flush
 // (the inputs call it after each burst of lines, before they record a
 // checkpoint, and Idle calls it) returns when every event handed so far has
 // reached the sinks.
 
-// batchSize is the number of events in a batch.
-const batchSize = 64
+// batchSize is the number of events in a batch; a batch whose arena holds
+// batchBytes is submitted before it is full, so that long lines do not
+// multiply the memory in flight, and an arena that grew beyond four times
+// that for a long line is dropped once its batch is delivered.
+const (
+	batchSize  = 64
+	batchBytes = 256 << 10
+)
 
 type slot struct {
 	ev   event.Event
@@ -107,7 +114,7 @@ func (p *parallel) commit() {
 	b := p.cur
 	b.own(&b.slots[b.n].ev)
 	b.n++
-	if b.n == len(b.slots) {
+	if b.n == len(b.slots) || len(b.arena) >= batchBytes {
 		p.submit()
 	}
 }
@@ -173,6 +180,9 @@ func (p *parallel) deliver() {
 		}
 		ack := b.ack
 		b.n, b.ack, b.arena = 0, false, b.arena[:0]
+		if cap(b.arena) > 4*batchBytes {
+			b.arena = nil
+		}
 		p.inflight.Add(-1)
 		p.free <- b
 		if ack {

@@ -228,8 +228,17 @@ func normIDs(res *runResult) {
 // the detector must report the same findings, and the metrics must agree.
 func TestWorkersSameAsSequential(t *testing.T) {
 	tidb, _ := formats.Lookup("tidb-audit-plugin")
-	srcs := map[string][]string{"gen": genAudit(6000, 1), "gen2": genAudit(3000, 2)}
-	formatOf := map[string]parse.Format{"gen": tidb, "gen2": tidb}
+	// "big" has statements of 20 KiB: its batches are submitted before
+	// they are full (batchBytes).
+	var big []string
+	for i, l := range genAudit(60, 4) {
+		if i%2 == 0 {
+			l = strings.Replace(l, `[SQL_TEXT="`, `[SQL_TEXT="/* `+strings.Repeat(fmt.Sprintf("pad%d ", i), 20<<10/6)+` */ `, 1)
+		}
+		big = append(big, l)
+	}
+	srcs := map[string][]string{"gen": genAudit(6000, 1), "gen2": genAudit(3000, 2), "big": big}
+	formatOf := map[string]parse.Format{"gen": tidb, "gen2": tidb, "big": tidb}
 	for name, file := range map[string]string{
 		"tidb-audit-plugin": "../../testdata/tidb/tidb-audit-plugin.log",
 		"mariadb-audit":     "../../testdata/mariadb/server_audit.log",
