@@ -252,6 +252,7 @@ func (d *Detector) Detect(ev *event.Event) []event.Detection {
 	d.mu.Lock()
 	d.sync.prepare(ev)
 	d.consume(ev, &d.sync)
+	d.sync.ev, d.sync.a = nil, sqlx.Analysis{} // keep no reference to ev
 	d.mu.Unlock()
 	return ev.Hits[n:]
 }
