@@ -184,7 +184,7 @@ func Test() error {
 	}
 	// The race detector makes sync.Pool drop its items, so allocation
 	// tests skip under it; run them once more without it.
-	if err := sh.RunV("go", "test", "-count=1", "-run", "Alloc", "./pkg/parse/...", "./pkg/redact/..."); err != nil {
+	if err := sh.RunV("go", "test", "-count=1", "-run", "Alloc", "./pkg/parse/...", "./pkg/redact/...", "./pkg/detect/", "./pkg/pipeline/"); err != nil {
 		return err
 	}
 	return FrontendTest()

@@ -29,7 +29,9 @@ func specs(cfg *config.Config) []collector.SourceSpec {
 	return out
 }
 
-func newPipeline(s config.Source, m *collector.Source, stage pipeline.Stage, sinks []pipeline.Sink, ids *event.IDGen, logger *slog.Logger) *pipeline.Source {
+// newPipeline builds the pipeline of source s. workers is how many
+// goroutines analyse its statements ahead of the detector (1: none).
+func newPipeline(s config.Source, m *collector.Source, stage pipeline.Stage, sinks []pipeline.Sink, ids *event.IDGen, logger *slog.Logger, workers int) *pipeline.Source {
 	return pipeline.New(pipeline.Config{
 		Name:    s.Name,
 		Format:  s.Format,
@@ -39,6 +41,7 @@ func newPipeline(s config.Source, m *collector.Source, stage pipeline.Stage, sin
 		Sinks:   sinks,
 		IDGen:   ids,
 		Logger:  logger,
+		Workers: workers,
 
 		StripDockerPrefix: s.DockerPrefix,
 	})
@@ -60,7 +63,7 @@ func replayOnce(ctx context.Context, cfg *config.Config, reg *collector.Registry
 		if len(files) == 0 {
 			logger.Warn("no file matches the source's path", "source_name", s.Name, "path", s.Path)
 		}
-		p := newPipeline(s, ms[i], stage, waiting(ctx, sinks), ids, logger)
+		p := newPipeline(s, ms[i], stage, waiting(ctx, sinks), ids, logger, cfg.Detect.WorkerCount())
 		if err := p.Run(ctx, in); err != nil {
 			return err
 		}
@@ -172,10 +175,14 @@ func (m *manager) apply(ctx context.Context, cfg *config.Config) error {
 	m.running = m.running[:0]
 	for i, s := range cfg.Sources {
 		srcSinks := sinks
+		// A network source hands each message through at once (no
+		// batches): its events are few, and its peer may wait for it.
+		workers := 1
 		if s.Listen == "" {
 			srcSinks = waiting(runCtx, sinks) // a file source waits for the store
+			workers = cfg.Detect.WorkerCount()
 		}
-		p := newPipeline(s, ms[i], stage, srcSinks, m.ids, m.logger)
+		p := newPipeline(s, ms[i], stage, srcSinks, m.ids, m.logger, workers)
 		in := inputs[i]
 		rs := &runningSource{name: s.Name, format: s.Format.Name, p: p, in: in}
 		rs.up.Store(true)

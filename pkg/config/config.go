@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -48,6 +49,22 @@ type Detect struct {
 	// StateFile keeps first-seen memory and learning progress across
 	// restarts. Default: detect-state.json in the state directory.
 	StateFile string
+	// Workers is how many goroutines of each file source analyse
+	// statements ahead of the detectors (pkg/pipeline's workers): 0 (the
+	// default) means GOMAXPROCS, 1 analyses each event in the source's
+	// own goroutine. Network sources always use 1.
+	Workers int
+}
+
+// MaxWorkers bounds [detect] workers.
+const MaxWorkers = 256
+
+// WorkerCount is Workers with 0 resolved to GOMAXPROCS.
+func (d Detect) WorkerCount() int {
+	if d.Workers > 0 {
+		return d.Workers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // Drift configures the periodic configuration-drift checks (pkg/drift).
@@ -364,6 +381,12 @@ func (l *loader) config(raw map[string]any) *Config {
 					cfg.Detect.Rules = l.abs(l.str(p, t[kk]))
 				case "state_file":
 					cfg.Detect.StateFile = l.abs(l.str(p, t[kk]))
+				case "workers":
+					n, ok := t[kk].(int64)
+					if !ok || n < 0 || n > MaxWorkers {
+						l.errorf(p, true, "workers must be a number from 0 (one per CPU) to %d", MaxWorkers)
+					}
+					cfg.Detect.Workers = int(n)
 				default:
 					l.errorf(p, false, "unknown key %q in [detect]", kk)
 				}

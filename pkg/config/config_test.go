@@ -277,3 +277,24 @@ version = "latest"
 		}
 	}
 }
+
+// TestDetectWorkers: [detect] workers defaults to one per CPU, takes 1 to
+// MaxWorkers, and refuses anything else with its position.
+func TestDetectWorkers(t *testing.T) {
+	cfg, err := Parse("w.toml", []byte("[detect]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Detect.Workers != 0 || cfg.Detect.WorkerCount() < 1 {
+		t.Errorf("default workers %d (count %d)", cfg.Detect.Workers, cfg.Detect.WorkerCount())
+	}
+	cfg, err = Parse("w.toml", []byte("[detect]\nworkers = 3\n"))
+	if err != nil || cfg.Detect.WorkerCount() != 3 {
+		t.Fatalf("workers = 3: %v %+v", err, cfg)
+	}
+	for _, v := range []string{"-1", "257", `"2"`, "1.5"} {
+		if _, err := Parse("w.toml", []byte("[detect]\nworkers = "+v+"\n")); err == nil || !strings.Contains(err.Error(), "w.toml:2:") {
+			t.Errorf("workers = %s: %v, want a positioned error", v, err)
+		}
+	}
+}

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 	_ "time/tzdata" // business-hour time zones on hosts without zoneinfo
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/sqlx"
@@ -65,7 +67,8 @@ type seen struct {
 }
 
 // Detector runs the enabled rules over events. It is safe for concurrent
-// use; calls are serialised by one mutex.
+// use; the state updates are serialised by one mutex (the statement
+// analysis of a Prep runs outside it).
 type Detector struct {
 	mu    sync.Mutex
 	rules Rules
@@ -110,8 +113,12 @@ type Detector struct {
 	topk   [numDims]*spaceSaving
 	mcache map[matchKey]bool
 	codes  map[string]bool
-	// url is the scratch buffer of decodeRequest.
-	url []byte
+	// url is the scratch buffer of decodeRequest; kbuf holds the entity
+	// keys of the event being evaluated, sbuf a suppression key, dbuf a
+	// dedup key, qbuf a qualified table name.
+	url, kbuf, sbuf, dbuf, qbuf []byte
+	// sync is the Prep of Detect (guarded by mu).
+	sync prep
 }
 
 // winSum is a sum over a window anchored at its first event.
@@ -136,6 +143,7 @@ func New(rules Rules, opts Options) (*Detector, error) {
 	}
 	d := &Detector{rules: rules, opts: opts, an: opts.Analyzer, log: opts.Logger}
 	d.set = &d.rules.Settings
+	d.sync.d = d
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -241,7 +249,11 @@ type evalCtx struct {
 //     time from the event, never from the wall clock.
 func (d *Detector) Detect(ev *event.Event) []event.Detection {
 	n := len(ev.Hits)
-	d.consume(ev)
+	d.mu.Lock()
+	d.sync.prepare(ev)
+	d.consume(ev, &d.sync)
+	d.sync.ev, d.sync.a = nil, sqlx.Analysis{} // keep no reference to ev
+	d.mu.Unlock()
 	return ev.Hits[n:]
 }
 
@@ -249,9 +261,88 @@ func (d *Detector) Detect(ev *event.Event) []event.Detection {
 // the detector as a plain sink, like the tests and benchmarks).
 func (d *Detector) Consume(ev *event.Event) { d.Detect(ev) }
 
-func (d *Detector) consume(ev *event.Event) {
+// Prep is the per-event scratch of a pipeline that runs the pure part of
+// detection ahead, in parallel workers (pkg/pipeline's Preparer): Prepare
+// analyses the event's statement without touching the detector's state and
+// may run concurrently for different events (each with its own Prep);
+// Detect then is the Detector's Detect with that analysis, and must be
+// called for the events in their order. The type is an alias of a literal
+// so that it is identical to pkg/pipeline's, which this package must not
+// import.
+type Prep = interface {
+	Prepare(ev *event.Event)
+	Detect(ev *event.Event) []event.Detection
+}
+
+// NewPrep returns a new Prep of the detector, to be reused for event after
+// event (one per event in flight).
+func (d *Detector) NewPrep() Prep { return &prep{d: d} }
+
+// prep holds what Prepare computed for one event.
+type prep struct {
+	d *Detector
+	// ev is the event Prepare ran for (nil: none, Detect prepares).
+	ev *event.Event
+	// a is the statement's analysis when has.
+	a   sqlx.Analysis
+	has bool
+}
+
+// needsAnalysis reports whether consume analyses ev's statement (the
+// statement branch of its switch).
+func needsAnalysis(ev *event.Event) bool {
+	if ev.System == event.SystemRedash || ev.Statement == "" {
+		return false
+	}
+	return !(isLogin(ev) && (ev.Outcome == event.OutcomeFailure || ev.Outcome == event.OutcomeSuccess))
+}
+
+func isLogin(ev *event.Event) bool {
+	return ev.Action == event.ActionConnect || ev.Action == event.ActionChangeUser ||
+		(ev.Category == event.CategoryLogin && !ev.Action.IsStatement())
+}
+
+// analyzeMu serialises the statement analyses of every Detector.
+// pkg/sqlx's analyzeMySQL puts its TiDB parser back into the pool before it
+// walks the parse tree, which that parser's next Parse overwrites: two
+// analyses at once can read each other's tree (go test -race shows it).
+// Until sqlx keeps the parser to the end, one analysis runs at a time; the
+// pipeline's workers still run it beside the parsing and the detectors'
+// state updates.
+var analyzeMu sync.Mutex
+
+// prepare is the pure part: the statement analysis (its result depends
+// only on the text).
+func (p *prep) prepare(ev *event.Event) {
+	p.ev, p.has = ev, false
+	if needsAnalysis(ev) {
+		analyzeMu.Lock()
+		p.a = p.d.an.Analyze(ev.Statement, sqlx.DialectOf(ev.System))
+		analyzeMu.Unlock()
+		p.has = true
+	}
+}
+
+// Prepare implements Prep.
+func (p *prep) Prepare(ev *event.Event) { p.prepare(ev) }
+
+// Detect implements Prep: Detector.Detect with the analysis of Prepare
+// (made here when Prepare was not called for ev).
+func (p *prep) Detect(ev *event.Event) []event.Detection {
+	n := len(ev.Hits)
+	if p.ev != ev {
+		p.prepare(ev)
+	}
+	d := p.d
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.consume(ev, p)
+	d.mu.Unlock()
+	p.ev = nil
+	return ev.Hits[n:]
+}
+
+// consume runs the rules over ev with the analysis in p; d.mu is held.
+func (d *Detector) consume(ev *event.Event, p *prep) {
 	now := ev.Time.UnixNano()
 	if ev.Time.IsZero() {
 		now = d.now
@@ -268,8 +359,20 @@ func (d *Detector) consume(ev *event.Event) {
 	if ip, err := netip.ParseAddr(ev.ClientIP); err == nil {
 		c.ip, c.hasIP = ip.Unmap(), true
 	}
-	c.userKey = srv + "\x1f" + ev.User
-	c.ipKey = srv + "\x1f" + ev.ClientIP
+	// The entity keys server\x1fuser and server\x1fclient_ip are views of
+	// a scratch buffer, valid during this call: whatever keeps a key (the
+	// trackers, the suppression and dedup memories, the match memo) copies
+	// it.
+	b := append(d.kbuf[:0], srv...)
+	b = append(b, '\x1f')
+	b = append(b, ev.User...)
+	nu := len(b)
+	b = append(b, srv...)
+	b = append(b, '\x1f')
+	b = append(b, ev.ClientIP...)
+	d.kbuf = b
+	c.userKey = unsafe.String(unsafe.SliceData(b), nu)
+	c.ipKey = unsafe.String(unsafe.SliceData(b[nu:]), len(b)-nu)
 	c.priv = ev.User != "" && d.match(d.set.PrivilegedUsers, strings.ToLower(ev.User))
 	c.svc = ev.User != "" && d.match(d.set.ServiceUsers, strings.ToLower(ev.User))
 
@@ -278,11 +381,10 @@ func (d *Detector) consume(ev *event.Event) {
 		d.countTopK(&c)
 		return
 	}
-	isLogin := ev.Action == event.ActionConnect || ev.Action == event.ActionChangeUser ||
-		(ev.Category == event.CategoryLogin && !ev.Action.IsStatement())
+	login := isLogin(ev)
 	switch {
-	case isLogin && (ev.Outcome == event.OutcomeFailure || ev.Outcome == event.OutcomeSuccess):
-		if d.duplicate(&c, "L"+ev.Action.String()+ev.Outcome.String()+"\x1f"+strings.ToLower(ev.User)) {
+	case login && (ev.Outcome == event.OutcomeFailure || ev.Outcome == event.OutcomeSuccess):
+		if d.duplicate(&c, "L", ev.Action.String(), ev.Outcome.String(), "\x1f", strings.ToLower(ev.User)) {
 			return
 		}
 		if ev.Outcome == event.OutcomeFailure {
@@ -291,8 +393,8 @@ func (d *Detector) consume(ev *event.Event) {
 			d.authSuccess(&c)
 		}
 	case ev.Statement != "":
-		a := d.an.Analyze(ev.Statement, sqlx.DialectOf(ev.System))
-		c.a = &a
+		c.a = &p.a
+		a := c.a
 		if ev.Digest == "" {
 			ev.Digest = a.Digest
 		}
@@ -300,26 +402,43 @@ func (d *Detector) consume(ev *event.Event) {
 		if act == event.ActionOther || act == event.ActionNone {
 			act = ev.Action
 		}
-		if d.duplicate(&c, "S"+act.String()+"\x1f"+strings.Join(a.TargetUsers, ",")+"\x1f"+strings.Join(a.Tables, ",")) {
+		if d.dupStatement(&c, act) {
 			return
 		}
 		d.statement(&c)
 	}
-	if ev.Outcome == event.OutcomeFailure && ev.StatusCode != "" && d.codes[ev.StatusCode] && !isLogin {
+	if ev.Outcome == event.OutcomeFailure && ev.StatusCode != "" && d.codes[ev.StatusCode] && !login {
 		d.sqlError(&c)
 	}
 	d.countTopK(&c)
 }
 
+// dupStatement is duplicate for a statement: its verb, target accounts and
+// tables.
+func (d *Detector) dupStatement(c *evalCtx, act event.Action) bool {
+	if !d.shared[c.srv] || c.ev.ConnectionID == "" {
+		return false
+	}
+	return d.duplicate(c, "S", act.String(), "\x1f", strings.Join(c.a.TargetUsers, ","), "\x1f", strings.Join(c.a.Tables, ","))
+}
+
 // duplicate reports whether another source of the same server recorded
-// the same login or statement (what) on the same connection within
-// DedupWindow; it remembers this sighting otherwise.
-func (d *Detector) duplicate(c *evalCtx, what string) bool {
+// the same login or statement (what, concatenated) on the same connection
+// within DedupWindow; it remembers this sighting otherwise.
+func (d *Detector) duplicate(c *evalCtx, what ...string) bool {
 	ev := c.ev
 	if !d.shared[c.srv] || ev.ConnectionID == "" {
 		return false
 	}
-	p := d.dedup.get(c.srv+"\x1f"+ev.ConnectionID+"\x1f"+what, c.now)
+	b := append(d.dbuf[:0], c.srv...)
+	b = append(b, '\x1f')
+	b = append(b, ev.ConnectionID...)
+	b = append(b, '\x1f')
+	for _, w := range what {
+		b = append(b, w...)
+	}
+	d.dbuf = b
+	p := d.dedup.get(unsafe.String(unsafe.SliceData(b), len(b)), c.now)
 	if p == nil {
 		return false
 	}
@@ -374,14 +493,18 @@ func cloneStrings(s []string) []string {
 	return out
 }
 
-// suppressed reports whether rule ri fired for key within dur, and records
-// a firing when it did not.
-func (d *Detector) suppressed(ri int, key string, now int64, dur time.Duration) bool {
+// suppressed reports whether rule ri fired for the key made of parts
+// (concatenated) within dur, and records a firing when it did not.
+func (d *Detector) suppressed(ri int, now int64, dur time.Duration, parts ...string) bool {
 	if dur <= 0 {
 		return false
 	}
-	k := string(rune('A'+ri)) + key
-	p := d.supp.get(k, now)
+	b := utf8.AppendRune(d.sbuf[:0], rune('A'+ri))
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	d.sbuf = b
+	p := d.supp.get(unsafe.String(unsafe.SliceData(b), len(b)), now)
 	if p == nil {
 		return false
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/dbsec/dbsec/pkg/event"
 	"github.com/dbsec/dbsec/pkg/sqlx"
@@ -22,7 +24,7 @@ func (d *Detector) authFailure(c *evalCtx) {
 			r.add(d.ringUser, now, ev.ID)
 			rc := d.rc[rD01]
 			if d.on[rD01] && r.count(now-int64(rc.Window)) >= rc.Threshold && !d.allowed(rD01, c) &&
-				!d.suppressed(rD01, c.userKey, now, rc.Suppress.D()) {
+				!d.suppressed(rD01, now, rc.Suppress.D(), c.userKey) {
 				d.fire(rD01, "", c, "user="+ev.User,
 					fmt.Sprintf("%d authentication failures for user %q within %s", rc.Threshold, ev.User, rc.Window.D()),
 					r.ids(now-int64(rc.Window)))
@@ -39,7 +41,7 @@ func (d *Detector) authFailure(c *evalCtx) {
 			rc := d.rc[rD02]
 			short := r.count(now-int64(rc.Window)) >= rc.Threshold
 			long := rc.ThresholdLong > 0 && r.count(now-int64(rc.WindowLong)) >= rc.ThresholdLong
-			if d.on[rD02] && (short || long) && !d.allowed(rD02, c) && !d.suppressed(rD02, key, now, rc.Suppress.D()) {
+			if d.on[rD02] && (short || long) && !d.allowed(rD02, c) && !d.suppressed(rD02, now, rc.Suppress.D(), key) {
 				w := rc.Window
 				n := rc.Threshold
 				if !short {
@@ -69,7 +71,7 @@ func (d *Detector) authFailure(c *evalCtx) {
 			if r := d.unexpIP.get(c.ipKey, now); r != nil {
 				r.add(max(rc.Threshold, 1), now, ev.ID)
 				if r.count(now-int64(rc.Window)) >= rc.Threshold && !d.allowed(rD09, c) &&
-					!d.suppressed(rD09, c.ipKey, now, rc.Suppress.D()) {
+					!d.suppressed(rD09, now, rc.Suppress.D(), c.ipKey) {
 					d.fire(rD09, SevWarning, c, "client_ip="+ev.ClientIP,
 						fmt.Sprintf("%d authentication failures from %s, outside the allowed networks", rc.Threshold, ev.ClientIP),
 						r.ids(now-int64(rc.Window)))
@@ -82,7 +84,7 @@ func (d *Detector) authFailure(c *evalCtx) {
 		rc := d.rc[rD04]
 		if s := d.distUser.get(c.userKey, now); s != nil {
 			s.add(fnv64(ev.ClientIP), now, int64(rc.Window), ev.ID)
-			if s.distinct() >= rc.Threshold && !d.allowed(rD04, c) && !d.suppressed(rD04, c.userKey, now, rc.Suppress.D()) {
+			if s.distinct() >= rc.Threshold && !d.allowed(rD04, c) && !d.suppressed(rD04, now, rc.Suppress.D(), c.userKey) {
 				d.fire(rD04, "", c, "user="+ev.User,
 					fmt.Sprintf("user %q failed from %d distinct client IPs within %s", ev.User, s.distinct(), rc.Window.D()), s.ids)
 			}
@@ -108,14 +110,14 @@ func (d *Detector) authSuccess(c *evalCtx) {
 				n, ids = k, r.ids(since)
 			}
 		}
-		if n >= rc.Threshold && !d.allowed(rD05, c) && !d.suppressed(rD05, c.userKey+"\x1f"+ev.ClientIP, now, rc.Suppress.D()) {
+		if n >= rc.Threshold && !d.allowed(rD05, c) && !d.suppressed(rD05, now, rc.Suppress.D(), c.userKey, "\x1f", ev.ClientIP) {
 			d.fire(rD05, "", c, "user="+ev.User+" client_ip="+ev.ClientIP,
 				fmt.Sprintf("user %q logged in from %s after %d failures within %s", ev.User, ev.ClientIP, n, rc.Window.D()), ids)
 		}
 	}
 	// D03 escalation: the spraying IP got in.
 	if d.on[rD03] && c.hasIP {
-		if s := d.spray.peek(c.ipKey, now); s != nil && s.fired && !d.suppressed(rD03, "ok"+c.ipKey, now, d.rc[rD03].Window.D()) {
+		if s := d.spray.peek(c.ipKey, now); s != nil && s.fired && !d.suppressed(rD03, now, d.rc[rD03].Window.D(), "ok", c.ipKey) {
 			d.fire(rD03, SevCritical, c, "client_ip="+ev.ClientIP,
 				fmt.Sprintf("password-spraying IP %s logged in as %q", ev.ClientIP, ev.User), s.ids)
 		}
@@ -125,8 +127,7 @@ func (d *Detector) authSuccess(c *evalCtx) {
 		rc := d.rc[rD07]
 		outside := c.hasIP && !inNets(d.set.allowedNets, c.ip)
 		if c.priv && c.hasIP {
-			key := c.userKey + "\x1f" + netBucket(c.ip)
-			if d.nNet.observe(key, now) && !d.nNet.learningAt(now) && !d.allowed(rD07, c) {
+			if d.nNet.observe(now, c.userKey, "\x1f", netBucket(c.ip)) && !d.nNet.learningAt(now) && !d.allowed(rD07, c) {
 				sev := SevWarning
 				if outside {
 					sev = SevCritical
@@ -135,18 +136,18 @@ func (d *Detector) authSuccess(c *evalCtx) {
 					fmt.Sprintf("privileged user %q logged in from network %s, not seen in %s", ev.User, netBucket(c.ip), rc.History.D()), nil)
 			}
 		}
-		if d.nDormant.observe(c.userKey, now) && !d.nDormant.learningAt(now) && !d.allowed(rD07, c) {
+		if d.nDormant.observe(now, c.userKey) && !d.nDormant.learningAt(now) && !d.allowed(rD07, c) {
 			d.fire(rD07, SevWarning, c, "user="+ev.User,
 				fmt.Sprintf("account %q logged in, not seen for %s (new or dormant)", ev.User, rc.DormantHistory.D()), nil)
 		}
 	}
 	// D08: off-hours privileged login.
-	if d.on[rD08] && c.priv && d.offHours(now) && !d.allowed(rD08, c) && !d.suppressed(rD08, c.userKey, now, time.Hour) {
+	if d.on[rD08] && c.priv && d.offHours(now) && !d.allowed(rD08, c) && !d.suppressed(rD08, now, time.Hour, c.userKey) {
 		d.fire(rD08, SevInfo, c, "user="+ev.User, fmt.Sprintf("privileged user %q logged in outside business hours", ev.User), nil)
 	}
 	// D09: success from an unexpected network.
 	if d.on[rD09] && c.hasIP && !inNets(d.set.allowedNets, c.ip) && !d.allowed(rD09, c) &&
-		!d.suppressed(rD09, "ok"+c.userKey+"\x1f"+ev.ClientIP, now, d.rc[rD09].Suppress.D()) {
+		!d.suppressed(rD09, now, d.rc[rD09].Suppress.D(), "ok", c.userKey, "\x1f", ev.ClientIP) {
 		sev := SevWarning
 		if c.priv {
 			sev = SevCritical
@@ -192,7 +193,7 @@ func (d *Detector) statement(c *evalCtx) {
 
 	// (user, digest) novelty, shared by D30, D31 and D33.
 	if ev.User != "" && a.Digest != "" {
-		c.newDig = d.nDigest.observe(c.userKey+"\x1f"+a.Digest, now) && !d.nDigest.learningAt(now)
+		c.newDig = d.nDigest.observe(now, c.userKey, "\x1f", a.Digest) && !d.nDigest.learningAt(now)
 	}
 
 	// G. D32 runs on failed statements too: a rejected injection attempt is
@@ -208,7 +209,7 @@ func (d *Detector) statement(c *evalCtx) {
 		return
 	}
 	// D33: new statement shape from a service account.
-	if d.on[rD33] && c.svc && c.newDig && !d.allowed(rD33, c) && !d.suppressed(rD33, c.userKey, now, d.rc[rD33].Suppress.D()) {
+	if d.on[rD33] && c.svc && c.newDig && !d.allowed(rD33, c) && !d.suppressed(rD33, now, d.rc[rD33].Suppress.D(), c.userKey) {
 		d.fire(rD33, "", c, user+" digest="+a.Digest, fmt.Sprintf("service account %q ran a statement shape never seen for it", ev.User), nil)
 	}
 	// D31: environment probing from a service account.
@@ -223,7 +224,7 @@ func (d *Detector) statement(c *evalCtx) {
 		} else if a.Has(sqlx.Catalog) && c.newDig && ev.User != "" {
 			if s := d.catUser.get(c.userKey, now); s != nil {
 				s.add(fnv64(a.Digest), now, int64(rc.Window), ev.ID)
-				if s.distinct() >= rc.Threshold && !d.allowed(rD30, c) && !d.suppressed(rD30, c.userKey, now, rc.Suppress.D()) {
+				if s.distinct() >= rc.Threshold && !d.allowed(rD30, c) && !d.suppressed(rD30, now, rc.Suppress.D(), c.userKey) {
 					d.fire(rD30, SevWarning, c, user, fmt.Sprintf("%q ran %d new catalog/privilege queries within %s", ev.User, s.distinct(), rc.Window.D()), s.ids)
 				}
 			}
@@ -259,7 +260,7 @@ func (d *Detector) statement(c *evalCtx) {
 		case event.ActionDropUser, event.ActionRevoke, event.ActionDropRole:
 			if r := d.dropAct.get(c.userKey, now); r != nil {
 				r.add(max(rc.Threshold, 1), now, ev.ID)
-				if r.count(now-int64(rc.Window)) >= rc.Threshold && !d.suppressed(rD13, c.userKey, now, rc.Suppress.D()) {
+				if r.count(now-int64(rc.Window)) >= rc.Threshold && !d.suppressed(rD13, now, rc.Suppress.D(), c.userKey) {
 					d.fire(rD13, SevWarning, c, user, fmt.Sprintf("%q removed account access %d times within %s", ev.User, rc.Threshold, rc.Window.D()), r.ids(now-int64(rc.Window)))
 				}
 			}
@@ -335,12 +336,18 @@ func (d *Detector) statement(c *evalCtx) {
 		for _, t := range a.Tables {
 			q := t
 			if !strings.Contains(t, ".") && ev.Database != "" {
-				q = strings.ToLower(ev.Database) + "." + t
+				// database.table in a scratch buffer: what keeps it (the
+				// match memo) copies it.
+				b := appendLower(d.qbuf[:0], ev.Database)
+				b = append(b, '.')
+				b = append(b, t...)
+				d.qbuf = b
+				q = unsafe.String(unsafe.SliceData(b), len(b))
 			}
 			if !d.match(d.set.SensitiveTables, q) && !d.match(d.set.SensitiveTables, t) {
 				continue
 			}
-			if d.nSens.observe(c.userKey+"\x1f"+q, now) && !d.nSens.learningAt(now) && !d.allowed(rD29, c) {
+			if d.nSens.observe(now, c.userKey, "\x1f", q) && !d.nSens.learningAt(now) && !d.allowed(rD29, c) {
 				d.fire(rD29, "", c, user+" table="+q, fmt.Sprintf("%q accessed sensitive table %s for the first time", ev.User, q), nil)
 			}
 		}
@@ -364,14 +371,14 @@ func (d *Detector) impact(c *evalCtx, act event.Action) {
 			fired := false
 			if r := d.ddlUser.get(c.userKey, now); r != nil {
 				r.add(max(rc.Threshold, 1), now, ev.ID)
-				if r.count(now-int64(rc.Window)) >= rc.Threshold && !d.suppressed(rD19, c.userKey, now, rc.Suppress.D()) {
+				if r.count(now-int64(rc.Window)) >= rc.Threshold && !d.suppressed(rD19, now, rc.Suppress.D(), c.userKey) {
 					fired = true
 					d.fire(rD19, SevCritical, c, user, fmt.Sprintf("%q ran %d DROP TABLE/TRUNCATE within %s", ev.User, rc.Threshold, rc.Window.D()), r.ids(now-int64(rc.Window)))
 				}
 			}
 			if !fired {
-				newU := d.nDestr.observe("u"+c.userKey+"\x1f"+act.String(), now)
-				newIP := c.hasIP && d.nDestr.observe("i"+c.ipKey+"\x1f"+act.String(), now)
+				newU := d.nDestr.observe(now, "u", c.userKey, "\x1f", act.String())
+				newIP := c.hasIP && d.nDestr.observe(now, "i", c.ipKey, "\x1f", act.String())
 				if (newU || newIP) && !d.nDestr.learningAt(now) {
 					d.fire(rD19, SevWarning, c, user+" client_ip="+ev.ClientIP,
 						fmt.Sprintf("first %s by %q / %s in %s", act, ev.User, ev.ClientIP, rc.History.D()), nil)
@@ -415,7 +422,7 @@ func (d *Detector) impact(c *evalCtx, act event.Action) {
 				if len(w.ids) < 8 {
 					w.ids = append(w.ids, ev.ID)
 				}
-				if w.sum >= int64(rc.Threshold) && !d.suppressed(rD20, c.userKey, now, rc.Suppress.D()) {
+				if w.sum >= int64(rc.Threshold) && !d.suppressed(rD20, now, rc.Suppress.D(), c.userKey) {
 					d.fire(rD20, SevCritical, c, user, fmt.Sprintf("%q changed %d rows within %s", ev.User, w.sum, rc.Window.D()), w.ids)
 				}
 			}
@@ -481,7 +488,7 @@ func (d *Detector) sqlError(c *evalCtx) {
 			continue
 		}
 		r.add(max(rc.Threshold, 1), c.now, c.ev.ID)
-		if r.count(c.now-int64(rc.Window)) >= rc.Threshold && !d.suppressed(rD34, k.sub, c.now, rc.Suppress.D()) {
+		if r.count(c.now-int64(rc.Window)) >= rc.Threshold && !d.suppressed(rD34, c.now, rc.Suppress.D(), k.sub) {
 			d.fire(rD34, "", c, k.sub, fmt.Sprintf("%d SQL syntax/permission errors for %s within %s", rc.Threshold, k.sub, rc.Window.D()), r.ids(c.now-int64(rc.Window)))
 			return
 		}
@@ -565,6 +572,20 @@ func (d *Detector) decodeRequest(raw string) string {
 	return string(b)
 }
 
+// appendLower appends strings.ToLower(s) to b, without allocating when s
+// is ASCII.
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return append(b, strings.ToLower(s)...)
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		b = append(b, lower(s[i]))
+	}
+	return b
+}
+
 func lower(c byte) byte {
 	if c >= 'A' && c <= 'Z' {
 		return c + 'a' - 'A'
@@ -610,9 +631,9 @@ func (d *Detector) redash(c *evalCtx) {
 		case ev.Outcome == event.OutcomeFailure && r != nil:
 			r.add(n, now, ev.ID)
 			if d.on[rD35] && !d.allowed(rD35, c) {
-				if ev.Reason == "throttled" && !d.suppressed(rD35, "429"+c.ipKey, now, rc.Suppress.D()) {
+				if ev.Reason == "throttled" && !d.suppressed(rD35, now, rc.Suppress.D(), "429", c.ipKey) {
 					d.fire(rD35, SevWarning, c, "client_ip="+ev.ClientIP, fmt.Sprintf("Redash throttled logins from %s (429)", ev.ClientIP), nil)
-				} else if r.count(now-int64(rc.Window)) >= rc.Threshold && !d.suppressed(rD35, c.ipKey, now, rc.Suppress.D()) {
+				} else if r.count(now-int64(rc.Window)) >= rc.Threshold && !d.suppressed(rD35, now, rc.Suppress.D(), c.ipKey) {
 					d.fire(rD35, SevWarning, c, "client_ip="+ev.ClientIP, fmt.Sprintf("%d failed Redash logins from %s within %s", rc.Threshold, ev.ClientIP, rc.Window.D()), r.ids(now-int64(rc.Window)))
 				}
 			}
@@ -630,12 +651,12 @@ func (d *Detector) redash(c *evalCtx) {
 		if ev.Category == event.CategoryAccessDenied {
 			if r := d.rdDenied.get(c.ipKey, now); r != nil {
 				r.add(max(rc.Threshold, 1), now, ev.ID)
-				if r.count(now-int64(rc.Window)) >= rc.Threshold && !d.suppressed(rD36, c.ipKey, now, rc.Suppress.D()) {
+				if r.count(now-int64(rc.Window)) >= rc.Threshold && !d.suppressed(rD36, now, rc.Suppress.D(), c.ipKey) {
 					d.fire(rD36, SevWarning, c, "client_ip="+ev.ClientIP, fmt.Sprintf("%d Redash 401/403 answers to %s within %s", rc.Threshold, ev.ClientIP, rc.Window.D()), r.ids(now-int64(rc.Window)))
 				}
 			}
 		}
-		if strings.Contains(ev.Raw, "api_key=") && !d.suppressed(rD36, "key"+c.ipKey, now, rc.Suppress.D()) {
+		if strings.Contains(ev.Raw, "api_key=") && !d.suppressed(rD36, now, rc.Suppress.D(), "key", c.ipKey) {
 			d.fire(rD36, SevInfo, c, "client_ip="+ev.ClientIP, fmt.Sprintf("Redash API key sent in a URL from %s (secret exposure)", ev.ClientIP), nil)
 		}
 	}
@@ -649,7 +670,7 @@ func (d *Detector) redash(c *evalCtx) {
 			if strings.Contains(low, "sqlmap/") && strings.HasPrefix(ev.StatusCode, "2") {
 				sev = SevCritical
 			}
-			if !d.suppressed(rD37, sev+c.ipKey, now, rc.Suppress.D()) {
+			if !d.suppressed(rD37, now, rc.Suppress.D(), sev, c.ipKey) {
 				what := "SQL injection in a request"
 				if scanner {
 					what = "a scanner's user agent"
@@ -661,7 +682,7 @@ func (d *Detector) redash(c *evalCtx) {
 		if ev.StatusCode == "404" && c.hasIP && rc.Threshold > 0 {
 			if r := d.rd404.get(c.ipKey, now); r != nil {
 				r.add(rc.Threshold, now, ev.ID)
-				if r.count(now-int64(rc.Window)) >= rc.Threshold && !d.suppressed(rD37, "404"+c.ipKey, now, rc.Suppress.D()) {
+				if r.count(now-int64(rc.Window)) >= rc.Threshold && !d.suppressed(rD37, now, rc.Suppress.D(), "404", c.ipKey) {
 					d.fire(rD37, SevWarning, c, "client_ip="+ev.ClientIP,
 						fmt.Sprintf("%d Redash 404 answers to %s within %s (content discovery)", rc.Threshold, ev.ClientIP, rc.Window.D()), r.ids(now-int64(rc.Window)))
 				}

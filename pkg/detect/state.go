@@ -3,6 +3,7 @@ package detect
 import (
 	"hash/maphash"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -59,7 +60,9 @@ func (t *tracker[T]) get(key string, now int64) *T {
 		t.evict(t.tail)
 		t.evictions++
 	}
-	n := &tnode[T]{key: key, last: now}
+	// The caller's key may be a view of a scratch buffer (Detector.consume
+	// builds keys without allocating): the tracker keeps its own copy.
+	n := &tnode[T]{key: strings.Clone(key), last: now}
 	t.m[n.key] = n
 	t.pushFront(n)
 	return &n.v
@@ -270,8 +273,13 @@ func (s *smallSet) maxCount() int {
 
 // fnv64 is FNV-1a: stable across restarts, unlike maphash, so that
 // persisted Bloom filters stay valid.
-func fnv64(s string) uint64 {
-	h := uint64(14695981039346656037)
+func fnv64(s string) uint64 { return fnvAdd(fnvOffset, s) }
+
+const fnvOffset = 14695981039346656037
+
+// fnvAdd continues the FNV-1a hash h over s: fnvAdd(fnvAdd(fnvOffset, a), b)
+// is fnv64(a+b), without building a+b.
+func fnvAdd(h uint64, s string) uint64 {
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
 		h *= 1099511628211
@@ -342,8 +350,9 @@ func newNovelty(name string, capacity int, history, learning time.Duration) *nov
 	return &novelty{name: name, cur: newBloom(capacity, 0.01), prev: newBloom(capacity, 0.01), half: int64(history / 2), learning: int64(learning)}
 }
 
-// observe records key at now and reports whether it was new.
-func (n *novelty) observe(key string, now int64) bool {
+// observe records the key made of parts (concatenated) at now and reports
+// whether it was new.
+func (n *novelty) observe(now int64, parts ...string) bool {
 	if n.started == 0 {
 		n.started = now
 	}
@@ -355,7 +364,10 @@ func (n *novelty) observe(key string, now int64) bool {
 		n.cur.clear()
 		n.rotatedAt = now
 	}
-	h := fnv64(key)
+	h := uint64(fnvOffset)
+	for _, p := range parts {
+		h = fnvAdd(h, p)
+	}
 	if n.cur.has(h) {
 		return false
 	}

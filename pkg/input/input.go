@@ -43,6 +43,24 @@ type Handler interface {
 	Idle()
 }
 
+// Flusher is implemented by a Handler that may still be working on lines
+// after HandleLine returned (pkg/pipeline with workers). Flush returns once
+// every line and event handed to it so far has been processed to its end
+// (its event given to the sinks). An input calls it (through Flush) after
+// each burst of lines it read, before it records how far it got (a
+// checkpoint) and before it waits for more: a checkpoint then never runs
+// ahead of the sinks, and no line waits in a batch for the next one.
+type Flusher interface {
+	Flush()
+}
+
+// Flush calls h.Flush when h is a Flusher.
+func Flush(h Handler) {
+	if f, ok := h.(Flusher); ok {
+		f.Flush()
+	}
+}
+
 // Input is a source of lines.
 type Input interface {
 	// Run delivers lines to h until ctx is done, or, for one-shot inputs,

@@ -36,6 +36,25 @@ type Stage interface {
 	Detect(ev *event.Event) []event.Detection
 }
 
+// Preparer is a Stage whose pure per-event work (pkg/detect: the statement
+// analysis) can run ahead of Detect, in parallel workers (Config.Workers).
+type Preparer interface {
+	Stage
+	// NewPrep returns a per-event scratch, reused event after event.
+	NewPrep() Prep
+}
+
+// Prep is the per-event scratch of a Preparer. Prepare does the pure part
+// for ev: it may run concurrently with other Preps' Prepare and Detect,
+// and must change nothing in ev that a Sink sees. Detect then does the
+// rest, exactly as the Stage's Detect would; it is called for the events
+// of a source in their order. (The type is a literal, so that pkg/detect
+// can name the same type without importing this package.)
+type Prep = interface {
+	Prepare(ev *event.Event)
+	Detect(ev *event.Event) []event.Detection
+}
+
 // Source is the pipeline of one configured source. It implements
 // input.Handler.
 type Source struct {
@@ -55,6 +74,10 @@ type Source struct {
 	host    string
 	nErrors atomic.Uint64
 	nEvents atomic.Uint64
+
+	// par runs the stage's Prepare in workers (nil: every event goes
+	// through in HandleLine, in the input's goroutine).
+	par *parallel
 }
 
 // Config of one source pipeline.
@@ -75,6 +98,14 @@ type Config struct {
 	// StripDockerPrefix removes the "<service> | " that `docker compose
 	// logs` writes before each line (docs/formats.md).
 	StripDockerPrefix bool
+	// Workers is how many goroutines run the stage's pure per-event work
+	// (Preparer.Prepare) ahead of it. Above 1, with a Stage that is a
+	// Preparer, HandleLine parses into batches of events that the workers
+	// prepare while one goroutine runs the stage and the sinks in the
+	// source's order, and Flush waits for them (see parallel.go). 0 or 1:
+	// every event goes through the stage and the sinks before HandleLine
+	// returns.
+	Workers int
 }
 
 // New returns the pipeline of one source.
@@ -95,6 +126,9 @@ func New(cfg Config) *Source {
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if pr, ok := cfg.Stage.(Preparer); ok && cfg.Workers > 1 {
+		s.par = newParallel(s, pr, cfg.Workers)
 	}
 	return s
 }
@@ -120,18 +154,39 @@ func (s *Source) HandleLine(l input.Line) {
 	s.record(l.Text, pos)
 }
 
-// Idle implements input.Handler: a pending multi-line record is complete.
+// Idle implements input.Handler: a pending multi-line record is complete,
+// and every event is delivered before Idle returns (Flush).
 func (s *Source) Idle() {
-	if s.asm == nil {
-		return
+	if s.asm != nil {
+		if rec, start, ok := s.asm.Flush(); ok {
+			s.record(rec, start)
+		}
 	}
-	if rec, start, ok := s.asm.Flush(); ok {
-		s.record(rec, start)
+	s.Flush()
+}
+
+// Flush implements input.Flusher: it returns when every line and event
+// handed to the source so far has been through the stage and the sinks.
+// Without workers it has nothing to do.
+func (s *Source) Flush() {
+	if s.par != nil {
+		s.par.flush()
+	}
+}
+
+// Close stops the workers (after a Flush); Run calls it on its way out. The
+// source may be used again after (the workers start again).
+func (s *Source) Close() {
+	if s.par != nil {
+		s.par.close()
 	}
 }
 
 func (s *Source) record(rec []byte, pos parse.Pos) {
 	ev := &s.ev
+	if s.par != nil {
+		ev = s.par.next()
+	}
 	ev.Reset()
 	ok, err := s.parser.Parse(rec, ev)
 	if parse.IsSkip(err) {
@@ -161,7 +216,12 @@ func (s *Source) record(rec []byte, pos parse.Pos) {
 	if s.host != "" && ev.Server == "" {
 		ev.Server = s.host
 	}
-	s.deliver(ev)
+	if s.par != nil {
+		ev.Source = s.name
+		s.par.commit()
+		return
+	}
+	s.deliver(ev, nil)
 }
 
 // HandleEvent implements input.Handler: an event that arrived already
@@ -173,7 +233,10 @@ func (s *Source) HandleEvent(ev *event.Event) {
 		s.badTime(ev, "-")
 		return
 	}
-	s.deliver(ev)
+	// An event that arrived whole is not batched: what is in flight is
+	// delivered first, then this one, in this goroutine.
+	s.Flush()
+	s.deliver(ev, nil)
 }
 
 // badTime counts and logs (rate-limited) an event whose time a time.Time
@@ -189,10 +252,12 @@ func (s *Source) badTime(ev *event.Event, at string) {
 	}
 }
 
-func (s *Source) deliver(ev *event.Event) {
+// deliver counts ev, gives it its id and runs the stage (through p, the
+// event's Prep, when the workers prepared it) and the sinks.
+func (s *Source) deliver(ev *event.Event, p Prep) {
 	ev.Source = s.name
 	if ev.Traffic {
-		s.traffic(ev)
+		s.traffic(ev, p)
 		return
 	}
 	s.nEvents.Add(1)
@@ -202,7 +267,10 @@ func (s *Source) deliver(ev *event.Event) {
 	if s.idgen != nil && (len(s.sinks) > 0 || s.stage != nil) && ev.ID == "" {
 		ev.ID = s.idgen.Next(ev.Time)
 	}
-	if s.stage != nil {
+	switch {
+	case p != nil:
+		p.Detect(ev)
+	case s.stage != nil:
 		s.stage.Detect(ev)
 	}
 	for _, k := range s.sinks {
@@ -236,14 +304,20 @@ func errExcerpt(err error, rec []byte) string {
 // traffic runs the detection stage on an ordinary request (ev.Traffic)
 // and passes it to the sinks only when a rule fired on it: it is not
 // counted in the security metrics.
-func (s *Source) traffic(ev *event.Event) {
+func (s *Source) traffic(ev *event.Event, p Prep) {
 	if s.stage == nil {
 		return
 	}
 	if s.idgen != nil && ev.ID == "" {
 		ev.ID = s.idgen.Next(ev.Time)
 	}
-	if len(s.stage.Detect(ev)) == 0 {
+	var hits []event.Detection
+	if p != nil {
+		hits = p.Detect(ev)
+	} else {
+		hits = s.stage.Detect(ev)
+	}
+	if len(hits) == 0 {
 		return
 	}
 	for _, k := range s.sinks {
@@ -284,6 +358,7 @@ func (s *Source) Run(ctx context.Context, in input.Input) error {
 	s.metrics.SetUp(true)
 	err := in.Run(ctx, s)
 	s.Idle()
+	s.Close()
 	if err != nil {
 		s.metrics.SetUp(false)
 		return fmt.Errorf("source %s: %w", s.name, err)
@@ -291,7 +366,10 @@ func (s *Source) Run(ctx context.Context, in input.Input) error {
 	return nil
 }
 
-var _ input.Handler = (*Source)(nil)
+var (
+	_ input.Handler = (*Source)(nil)
+	_ input.Flusher = (*Source)(nil)
+)
 
 // StripDockerPrefix returns line without the "<service> | " prefix of
 // `docker compose logs` (the service name, padded with spaces, then "| ").

@@ -836,6 +836,10 @@ func (r *run) readFile(ctx context.Context, fl *file, flush bool) {
 	r.readLines(ctx, fl, size, flush)
 	r.setLag(fl, size)
 	if fl.offset != before {
+		// A handler that works in the background (the pipeline's
+		// workers) finishes these lines first: a checkpoint never runs
+		// ahead of what the sinks got.
+		input.Flush(r.h)
 		r.lastData = now
 		r.idled = false
 		r.checkpointBehind()

@@ -497,6 +497,7 @@ func (s *Server) message(p *parsers, raw []byte, peer string) {
 			break
 		}
 	}
+	input.Flush(s.h) // a handler with workers delivers the message now
 	s.lastMsg.Store(time.Now().UnixNano())
 	s.idled.Store(false)
 }
