@@ -84,14 +84,8 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 		pos                                              int
 		cost, rows                                       []byte
 	)
-	for {
-		f, ok, err := p.tok.Next()
-		if err != nil {
-			return false, err
-		}
-		if !ok {
-			break
-		}
+	for p.tok.Scan() {
+		f := p.tok.Field()
 		if f.Key == nil {
 			if pos == 0 {
 				logTime = f.Value
@@ -140,6 +134,9 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 		case "Reason", "REASON":
 			ev.Reason = parse.S(v)
 		}
+	}
+	if err := p.tok.Err(); err != nil {
+		return false, err
 	}
 	if class == nil {
 		if pos == 0 {
