@@ -24,7 +24,12 @@
 // field of an event.
 package redact
 
-import "strings"
+import (
+	"encoding/binary"
+	"math/bits"
+	"strings"
+	"unsafe"
+)
 
 // Mask replaces every secret.
 const Mask = "<redacted>"
@@ -59,63 +64,59 @@ func Bytes(b []byte) []byte {
 
 // mayContain is a cheap single-pass pre-filter: every rule needs one of
 // "pass", "pwd", "identified", "key", "token", "secret", "credential" or
-// "://", case-insensitively. It looks at each pair of bytes once, through a
-// table of the pairs these words start with, so that the common letters of
-// SQL cost a table lookup and not a comparison each (this pre-filter runs on
-// every statement and raw line).
+// "://", case-insensitively. It runs on every statement and raw line, so it
+// reads eight bytes at a time and looks for the anchor bytes only: 'k'
+// (key, toKen), 'f' (identiFied), 'p' (pass, pwd), 'c' (Credential,
+// seCret) and ':' (://), each letter in either case; every word has one of
+// them at a fixed offset. Each anchor found is then checked for its words.
 func mayContain(s string) bool {
-	for i := 0; i+1 < len(s); i++ {
-		k := uint16(s[i]|0x20)<<8 | uint16(s[i+1]|0x20)
-		if anchors[k>>3]&(1<<(k&7)) == 0 {
-			continue
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:]) | 0x2020202020202020
+		m := zeroBytes(w^(lsb*'k')) | zeroBytes(w^(lsb*'f')) | zeroBytes(w^(lsb*'p')) |
+			zeroBytes(w^(lsb*'c')) | zeroBytes(w^(lsb*':'))
+		// Every anchor byte has its bit in m; a few other bytes may too
+		// (a borrow past a match), and anchorAt rejects them.
+		for ; m != 0; m &= m - 1 {
+			if anchorAt(s, i+bits.TrailingZeros64(m)>>3) {
+				return true
+			}
 		}
-		switch k {
-		case 'p'<<8 | 'a':
-			if hasPrefixFold(s, i, "pass") {
-				return true
-			}
-		case 'p'<<8 | 'w':
-			if hasPrefixFold(s, i, "pwd") {
-				return true
-			}
-		case 'i'<<8 | 'd':
-			if hasPrefixFold(s, i, "identified") {
-				return true
-			}
-		case 'k'<<8 | 'e':
-			if hasPrefixFold(s, i, "key") {
-				return true
-			}
-		case 't'<<8 | 'o':
-			if hasPrefixFold(s, i, "token") {
-				return true
-			}
-		case 's'<<8 | 'e':
-			if hasPrefixFold(s, i, "secret") {
-				return true
-			}
-		case 'c'<<8 | 'r':
-			if hasPrefixFold(s, i, "credential") {
-				return true
-			}
-		case ':'<<8 | '/':
-			if strings.HasPrefix(s[i:], "://") {
-				return true
-			}
+	}
+	for ; i < len(s); i++ {
+		if anchorAt(s, i) {
+			return true
 		}
 	}
 	return false
 }
 
-// anchors is the set of byte pairs (each byte OR 0x20) that mayContain
-// examines further.
-var anchors = func() (t [1 << 13]byte) {
-	for _, w := range []string{"pa", "pw", "id", "ke", "to", "se", "cr", ":/"} {
-		k := uint16(w[0])<<8 | uint16(w[1])
-		t[k>>3] |= 1 << (k & 7)
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// zeroBytes has the high bit of every zero byte of v set (and possibly of a
+// 0x01 byte above a zero byte).
+func zeroBytes(v uint64) uint64 { return (v - lsb) &^ v & msb }
+
+// anchorAt reports whether the byte at j anchors one of mayContain's words.
+func anchorAt(s string, j int) bool {
+	switch s[j] | 0x20 {
+	case 'k':
+		return hasPrefixFold(s, j, "key") || (j >= 2 && hasPrefixFold(s, j-2, "token"))
+	case 'f':
+		return j >= 6 && hasPrefixFold(s, j-6, "identified")
+	case 'p':
+		return hasPrefixFold(s, j, "pass") || hasPrefixFold(s, j, "pwd")
+	case 'c':
+		return hasPrefixFold(s, j, "credential") || (j >= 2 && hasPrefixFold(s, j-2, "secret"))
+	case ':':
+		return strings.HasPrefix(s[j:], "://")
 	}
-	return t
-}()
+	return false
+}
 
 // sqlSecrets finds quoted passwords in SQL.
 func sqlSecrets(s string, spans []span) []span {

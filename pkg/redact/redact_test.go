@@ -128,8 +128,8 @@ func mayContainRef(s string) bool {
 	return false
 }
 
-// TestMayContainMatchesReference compares the pair-table pre-filter with
-// the byte-by-byte one on generated strings built from the anchor words,
+// TestMayContainMatchesReference compares the word-at-a-time pre-filter
+// with the byte-by-byte one on generated strings built from the anchor words,
 // their case variants and neighbours, and random bytes.
 func TestMayContainMatchesReference(t *testing.T) {
 	pieces := []string{"pass", "PASS", "Pwd", "pw", "identified", "IDENTIFIED", "iden", "key", "KEY", "ke", "token", "TOK",
@@ -158,6 +158,20 @@ func TestMayContainMatchesReference(t *testing.T) {
 	if hits < n/10 || hits > n*9/10 {
 		t.Fatalf("%d of %d strings match: the generator does not exercise both answers", hits, n)
 	}
+}
+
+// FuzzMayContain compares the word-at-a-time pre-filter with the
+// byte-by-byte one on any input.
+func FuzzMayContain(f *testing.F) {
+	for _, s := range []string{"", "SELECT id FROM t WHERE a = 'x'", "tok\x00en", "12345678token", "1234567identified", "xxxxxxsecretxxxx",
+		"CREDENTIAL", "s3://b/k", "a:/b", "kkkkkkkkPaSs", "\x01\x00k\x01pwd"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := mayContain(s), mayContainRef(s); got != want {
+			t.Fatalf("mayContain(%q) = %v, reference %v", s, got, want)
+		}
+	})
 }
 
 func BenchmarkCredential(b *testing.B) {
