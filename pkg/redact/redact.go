@@ -52,6 +52,31 @@ func String(s string) string {
 	return apply(s, spans)
 }
 
+// Clean reports whether s mentions none of the words that every rule
+// needs: String returns s, and every substring of s, unchanged.
+func Clean(s string) bool { return !mayContain(s) }
+
+// StringIn is String(sub) for a sub that may share the memory of a text the
+// caller already looked at: when text is Clean (textClean) and sub lies
+// within it, sub is returned without a second pass. Parsers use it for a
+// statement cut out of the raw record they redact anyway. A sub that does
+// not lie within text (an unescaped copy, say) is redacted as usual.
+func StringIn(sub, text string, textClean bool) string {
+	if textClean && within(sub, text) {
+		return sub
+	}
+	return String(sub)
+}
+
+// within reports whether the bytes of sub are part of the bytes of s.
+func within(sub, s string) bool {
+	if len(sub) == 0 {
+		return true
+	}
+	p, q := uintptr(unsafe.Pointer(unsafe.StringData(sub))), uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	return p >= q && p+uintptr(len(sub)) <= q+uintptr(len(s))
+}
+
 // Bytes is String for a byte slice; it returns b itself when there is
 // nothing to redact.
 func Bytes(b []byte) []byte {
@@ -102,16 +127,22 @@ const (
 func zeroBytes(v uint64) uint64 { return (v - lsb) &^ v & msb }
 
 // anchorAt reports whether the byte at j anchors one of mayContain's words.
+// The byte after the anchor is the same in all of its words (kE, fI, cR,
+// :/, pA or pW), which rejects most anchors at once.
 func anchorAt(s string, j int) bool {
+	if j+1 >= len(s) {
+		return false
+	}
+	next := s[j+1] | 0x20
 	switch s[j] | 0x20 {
 	case 'k':
-		return hasPrefixFold(s, j, "key") || (j >= 2 && hasPrefixFold(s, j-2, "token"))
+		return next == 'e' && (hasPrefixFold(s, j, "key") || (j >= 2 && hasPrefixFold(s, j-2, "token")))
 	case 'f':
-		return j >= 6 && hasPrefixFold(s, j-6, "identified")
+		return next == 'i' && j >= 6 && hasPrefixFold(s, j-6, "identified")
 	case 'p':
-		return hasPrefixFold(s, j, "pass") || hasPrefixFold(s, j, "pwd")
+		return (next == 'a' || next == 'w') && (hasPrefixFold(s, j, "pass") || hasPrefixFold(s, j, "pwd"))
 	case 'c':
-		return hasPrefixFold(s, j, "credential") || (j >= 2 && hasPrefixFold(s, j-2, "secret"))
+		return next == 'r' && (hasPrefixFold(s, j, "credential") || (j >= 2 && hasPrefixFold(s, j-2, "secret")))
 	case ':':
 		return strings.HasPrefix(s[j:], "://")
 	}

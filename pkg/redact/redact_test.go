@@ -174,6 +174,38 @@ func FuzzMayContain(f *testing.F) {
 	})
 }
 
+// TestStringIn checks that StringIn returns what String returns, for parts
+// of clean and unclean texts and for copies.
+func TestStringIn(t *testing.T) {
+	texts := []string{
+		"SELECT id, customer, total FROM orders WHERE total > 5",
+		`20261202 10:31:59,vm,root,localhost,3,7,QUERY,,'CREATE USER \'eve\'@\'%\' IDENTIFIED BY \'S3cr3t!\'',0`,
+		"x?api_key=1&token=2 then select 1",
+		"", "p", "ALTER USER a PASSWORD 'x'",
+	}
+	for _, s := range texts {
+		clean := Clean(s)
+		if clean == mayContainRef(s) || (clean && String(s) != s) {
+			t.Errorf("Clean(%q) = %v", s, clean)
+		}
+		for i := 0; i <= len(s); i++ {
+			for j := i; j <= len(s); j++ {
+				sub := s[i:j]
+				if got, want := StringIn(sub, s, clean), String(sub); got != want {
+					t.Fatalf("StringIn(%q, %q) = %q, String %q", sub, s, got, want)
+				}
+				cp := strings.Clone(sub)
+				if got, want := StringIn(cp, s, true), String(cp); len(cp) > 0 && got != want {
+					t.Fatalf("StringIn of a copy %q = %q, String %q", cp, got, want)
+				}
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = StringIn(texts[0][7:20], texts[0], true) }); n != 0 {
+		t.Errorf("%v allocations", n)
+	}
+}
+
 func BenchmarkCredential(b *testing.B) {
 	for _, s := range []string{
 		`2026-12-02 10:32:55.677 UTC,"postgres","postgres",3959,"127.0.0.1:41950",6b0ff3d7.f77,4,"CREATE ROLE",2026-12-02 10:32:55 UTC,3/6,725,LOG,00000,"AUDIT: SESSION,1,1,ROLE,CREATE ROLE,,,CREATE ROLE alice LOGIN PASSWORD <REDACTED>,<not logged>",,,,,,,,,"dbsec-test","client backend",,0`,

@@ -245,8 +245,13 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	ev.Statement = redact.String(parse.S(stmt))
-	ev.Raw = redact.String(ev.Raw)
+	// The statement is usually a part of the record: when the record
+	// mentions no credential word, neither does the statement.
+	rawClean := redact.Clean(ev.Raw)
+	ev.Statement = redact.StringIn(parse.S(stmt), ev.Raw, rawClean)
+	if !rawClean {
+		ev.Raw = redact.String(ev.Raw)
+	}
 	ev.Action = classify.Statement(ev.Statement)
 	ev.Category = classify.Category(ev.Action, code != 0 && classify.DeniedErrno(code))
 	p.takeTables(connID, queryID, ev)
