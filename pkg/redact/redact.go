@@ -93,18 +93,22 @@ func Bytes(b []byte) []byte {
 // reads eight bytes at a time and looks for the anchor bytes only: 'k'
 // (key, toKen), 'f' (identiFied), 'p' (pass, pwd), 'c' (Credential,
 // seCret) and ':' (://), each letter in either case; every word has one of
-// them at a fixed offset. Each anchor found is then checked for its words.
+// them at a fixed offset. The byte after the anchor is the same in all of
+// its words (kE, fI, pA or pW, cR, :/), so an anchor is looked at further
+// only when that pair is in the anchors table.
 func mayContain(s string) bool {
 	b := unsafe.Slice(unsafe.StringData(s), len(s))
 	i := 0
-	for ; i+8 <= len(b); i += 8 {
+	for ; i+8 < len(b); i += 8 {
 		w := binary.LittleEndian.Uint64(b[i:]) | 0x2020202020202020
 		m := zeroBytes(w^(lsb*'k')) | zeroBytes(w^(lsb*'f')) | zeroBytes(w^(lsb*'p')) |
 			zeroBytes(w^(lsb*'c')) | zeroBytes(w^(lsb*':'))
 		// Every anchor byte has its bit in m; a few other bytes may too
-		// (a borrow past a match), and anchorAt rejects them.
+		// (a borrow past a match), and the pair or anchorAt rejects them.
 		for ; m != 0; m &= m - 1 {
-			if anchorAt(s, i+bits.TrailingZeros64(m)>>3) {
+			j := i + bits.TrailingZeros64(m)>>3 // j+1 < len(b): the loop stops one byte early
+			k := uint16(b[j]|0x20)<<8 | uint16(b[j+1]|0x20)
+			if anchors[k>>3]&(1<<(k&7)) != 0 && anchorAt(s, j) {
 				return true
 			}
 		}
@@ -117,6 +121,16 @@ func mayContain(s string) bool {
 	return false
 }
 
+// anchors is the set of byte pairs (each byte OR 0x20) that start at an
+// anchor of mayContain's words.
+var anchors = func() (t [1 << 13]byte) {
+	for _, w := range []string{"ke", "fi", "pa", "pw", "cr", ":/"} {
+		k := uint16(w[0])<<8 | uint16(w[1])
+		t[k>>3] |= 1 << (k & 7)
+	}
+	return t
+}()
+
 const (
 	lsb = 0x0101010101010101
 	msb = 0x8080808080808080
@@ -127,8 +141,6 @@ const (
 func zeroBytes(v uint64) uint64 { return (v - lsb) &^ v & msb }
 
 // anchorAt reports whether the byte at j anchors one of mayContain's words.
-// The byte after the anchor is the same in all of its words (kE, fI, cR,
-// :/, pA or pW), which rejects most anchors at once.
 func anchorAt(s string, j int) bool {
 	if j+1 >= len(s) {
 		return false
