@@ -97,9 +97,26 @@ func (t *Tokenizer) Scan() bool {
 			return t.fail(err)
 		}
 	} else {
-		n := indexEither(line[i:], '=', ']')
-		tok = line[i : i+n]
-		i += n
+		// indexEither(line[i:], '=', ']'), written out (a call per field
+		// costs 8 % of the TiDB plugin format).
+		j := i
+		for {
+			if j+8 > len(line) {
+				for j < len(line) && line[j] != '=' && line[j] != ']' {
+					j++
+				}
+				break
+			}
+			w := binary.LittleEndian.Uint64(line[j:])
+			a, c := w^(lsb*'='), w^(lsb*']')
+			if m := ((a-lsb)&^a | (c-lsb)&^c) & msb; m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		tok = line[i:j]
+		i = j
 	}
 	if i < len(line) && line[i] == '=' {
 		f.Key = tok
@@ -112,9 +129,24 @@ func (t *Tokenizer) Scan() bool {
 				return t.fail(err)
 			}
 		} else {
-			n := indexByte(line[i:], ']')
-			f.Value = line[i : i+n]
-			i += n
+			// The first ']', eight bytes at a time as in indexEither.
+			j := i
+			for {
+				if j+8 > len(line) {
+					for j < len(line) && line[j] != ']' {
+						j++
+					}
+					break
+				}
+				a := binary.LittleEndian.Uint64(line[j:]) ^ (lsb * ']')
+				if m := (a - lsb) &^ a & msb; m != 0 {
+					j += bits.TrailingZeros64(m) >> 3
+					break
+				}
+				j += 8
+			}
+			f.Value = line[i:j]
+			i = j
 		}
 	} else {
 		f.Key, f.Value = nil, tok
@@ -198,25 +230,6 @@ func indexEither(b []byte, x, y byte) int {
 	}
 	for ; i < len(b); i++ {
 		if b[i] == x || b[i] == y {
-			return i
-		}
-	}
-	return len(b)
-}
-
-// indexByte returns the index of the first x in b, or len(b); see
-// indexEither.
-func indexByte(b []byte, x byte) int {
-	vx := lsb * uint64(x)
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		a := binary.LittleEndian.Uint64(b[i:]) ^ vx
-		if m := (a - lsb) &^ a & msb; m != 0 {
-			return i + bits.TrailingZeros64(m)>>3
-		}
-	}
-	for ; i < len(b); i++ {
-		if b[i] == x {
 			return i
 		}
 	}
