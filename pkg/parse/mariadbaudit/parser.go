@@ -449,6 +449,15 @@ func (p *Parser) statement(obj []byte, col int) ([]byte, error) {
 	}
 	out := p.scratch[:0]
 	for k := 0; k < len(in); k++ {
+		// Copy the run up to the next quote or backslash at once.
+		n := k
+		for n < len(in) && in[n] != '\'' && in[n] != '\\' {
+			n++
+		}
+		out = append(out, in[k:n]...)
+		if k = n; k == len(in) {
+			break
+		}
 		c := in[k]
 		switch c {
 		case '\'':
@@ -475,8 +484,6 @@ func (p *Parser) statement(obj []byte, col int) ([]byte, error) {
 			default:
 				out = append(out, '\\', in[k])
 			}
-		default:
-			out = append(out, c)
 		}
 	}
 	p.scratch = out
