@@ -132,7 +132,7 @@ func (t *refTokenizer) token(i int, isKey bool) (tok []byte, end int, quoted boo
 	return rest[:stop], i + stop, false, nil
 }
 
-var refErrBadEscape = errors.New("invalid escape sequence")
+var errRefBadEscape = errors.New("invalid escape sequence")
 
 // unquote decodes Go escapes of raw (the text between the quotes) into the
 // scratch buffer.
@@ -152,7 +152,7 @@ func (t *refTokenizer) unquote(raw []byte) ([]byte, error) {
 		}
 		r, multibyte, tail, err := strconv.UnquoteChar(s, '"')
 		if err != nil {
-			return nil, refErrBadEscape
+			return nil, errRefBadEscape
 		}
 		if !multibyte {
 			// \xHH, octal and single-character escapes are one byte.
