@@ -245,17 +245,22 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	// The statement is usually a part of the record: when the record
-	// mentions no credential word, neither does the statement.
+	redactQuery(ev, stmt)
+	ev.Action = classify.Statement(ev.Statement)
+	ev.Category = classify.Category(ev.Action, code != 0 && classify.DeniedErrno(code))
+	p.takeTables(connID, queryID, ev)
+	return true, nil
+}
+
+// redactQuery sets the statement and redacts it and the raw record. The
+// statement is usually a part of the record: when the record mentions no
+// credential word, neither does the statement, and it is not scanned again.
+func redactQuery(ev *event.Event, stmt []byte) {
 	rawClean := redact.Clean(ev.Raw)
 	ev.Statement = redact.StringIn(parse.S(stmt), ev.Raw, rawClean)
 	if !rawClean {
 		ev.Raw = redact.String(ev.Raw)
 	}
-	ev.Action = classify.Statement(ev.Statement)
-	ev.Category = classify.Category(ev.Action, code != 0 && classify.DeniedErrno(code))
-	p.takeTables(connID, queryID, ev)
-	return true, nil
 }
 
 func outcome(code int64) event.Outcome {
