@@ -38,14 +38,26 @@ type span struct{ start, end int }
 
 // String returns s with every secret replaced by Mask.
 func String(s string) string {
-	if !mayContain(s) {
+	w := words(s, true)
+	if w == 0 {
 		return s
 	}
+	// A rule runs only when s has a word it needs: the SQL password rules
+	// and the credential statements need PASS (PASSWORD) or IDENTIFIED,
+	// TDengine's message PASS; every URL key has one of the words, and
+	// user:password@ needs "://". So a table named secrets or a PRIMARY
+	// KEY costs the URL rule's pass only.
 	var spans []span
-	spans = sqlSecrets(s, spans)
+	if w&(wPass|wIdentified) != 0 {
+		spans = sqlSecrets(s, spans)
+	}
 	spans = urlSecrets(s, spans)
-	spans = tdengineSecrets(s, spans)
-	spans = credSpans(s, spans)
+	if w&wPass != 0 {
+		spans = tdengineSecrets(s, spans)
+	}
+	if w&(wPass|wIdentified) != 0 {
+		spans = credSpans(s, spans)
+	}
 	if len(spans) == 0 {
 		return s
 	}
@@ -87,17 +99,34 @@ func Bytes(b []byte) []byte {
 	return []byte(s)
 }
 
-// mayContain is a cheap single-pass pre-filter: every rule needs one of
-// "pass", "pwd", "identified", "key", "token", "secret", "credential" or
-// "://", case-insensitively. It runs on every statement and raw line, so it
-// reads eight bytes at a time and looks for the anchor bytes only: 'k'
-// (key, toKen), 'f' (identiFied), 'p' (pass, pwd), 'c' (Credential,
+// mayContain reports whether s has any word of the pre-filter (words).
+func mayContain(s string) bool { return words(s, false) != 0 }
+
+// The words of the pre-filter, as bits.
+const (
+	wPass = 1 << iota
+	wPwd
+	wIdentified
+	wKey
+	wToken
+	wSecret
+	wCredential
+	wURL // "://"
+)
+
+// words is a cheap single-pass pre-filter: every rule needs one of "pass",
+// "pwd", "identified", "key", "token", "secret", "credential" or "://",
+// case-insensitively. It returns the set of them found in s: all of them,
+// or (all false) the first one. It runs on every statement and raw line,
+// so it reads eight bytes at a time and looks for the anchor bytes only:
+// 'k' (key, toKen), 'f' (identiFied), 'p' (pass, pwd), 'c' (Credential,
 // seCret) and ':' (://), each letter in either case; every word has one of
 // them at a fixed offset. The byte after the anchor is the same in all of
 // its words (kE, fI, pA or pW, cR, :/), so an anchor is looked at further
 // only when that pair is in the anchors table.
-func mayContain(s string) bool {
+func words(s string, all bool) uint8 {
 	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	var found uint8
 	i := 0
 	for ; i+8 < len(b); i += 8 {
 		w := binary.LittleEndian.Uint64(b[i:]) | 0x2020202020202020
@@ -108,21 +137,24 @@ func mayContain(s string) bool {
 		for ; m != 0; m &= m - 1 {
 			j := i + bits.TrailingZeros64(m)>>3 // j+1 < len(b): the loop stops one byte early
 			k := uint16(b[j]|0x20)<<8 | uint16(b[j+1]|0x20)
-			if anchors[k>>3]&(1<<(k&7)) != 0 && anchorAt(s, j) {
-				return true
+			if anchors[k>>3]&(1<<(k&7)) == 0 {
+				continue
+			}
+			if found |= anchorAt(s, j); found != 0 && !all {
+				return found
 			}
 		}
 	}
 	for ; i < len(s); i++ {
-		if anchorAt(s, i) {
-			return true
+		if found |= anchorAt(s, i); found != 0 && !all {
+			return found
 		}
 	}
-	return false
+	return found
 }
 
 // anchors is the set of byte pairs (each byte OR 0x20) that start at an
-// anchor of mayContain's words.
+// anchor of the words of the pre-filter.
 var anchors = func() (t [1 << 13]byte) {
 	for _, w := range []string{"ke", "fi", "pa", "pw", "cr", ":/"} {
 		k := uint16(w[0])<<8 | uint16(w[1])
@@ -140,25 +172,48 @@ const (
 // 0x01 byte above a zero byte).
 func zeroBytes(v uint64) uint64 { return (v - lsb) &^ v & msb }
 
-// anchorAt reports whether the byte at j anchors one of mayContain's words.
-func anchorAt(s string, j int) bool {
+// anchorAt returns the words of the anchor at j (see words).
+func anchorAt(s string, j int) uint8 {
 	if j+1 >= len(s) {
-		return false
+		return 0
 	}
 	next := s[j+1] | 0x20
+	var w uint8
 	switch s[j] | 0x20 {
 	case 'k':
-		return next == 'e' && (hasPrefixFold(s, j, "key") || (j >= 2 && hasPrefixFold(s, j-2, "token")))
+		if next == 'e' {
+			if hasPrefixFold(s, j, "key") {
+				w |= wKey
+			}
+			if j >= 2 && hasPrefixFold(s, j-2, "token") {
+				w |= wToken
+			}
+		}
 	case 'f':
-		return next == 'i' && j >= 6 && hasPrefixFold(s, j-6, "identified")
+		if next == 'i' && j >= 6 && hasPrefixFold(s, j-6, "identified") {
+			w |= wIdentified
+		}
 	case 'p':
-		return (next == 'a' || next == 'w') && (hasPrefixFold(s, j, "pass") || hasPrefixFold(s, j, "pwd"))
+		if next == 'a' && hasPrefixFold(s, j, "pass") {
+			w |= wPass
+		} else if next == 'w' && hasPrefixFold(s, j, "pwd") {
+			w |= wPwd
+		}
 	case 'c':
-		return next == 'r' && (hasPrefixFold(s, j, "credential") || (j >= 2 && hasPrefixFold(s, j-2, "secret")))
+		if next == 'r' {
+			if hasPrefixFold(s, j, "credential") {
+				w |= wCredential
+			}
+			if j >= 2 && hasPrefixFold(s, j-2, "secret") {
+				w |= wSecret
+			}
+		}
 	case ':':
-		return strings.HasPrefix(s[j:], "://")
+		if strings.HasPrefix(s[j:], "://") {
+			w |= wURL
+		}
 	}
-	return false
+	return w
 }
 
 // sqlSecrets finds quoted passwords in SQL.
