@@ -24,7 +24,12 @@
 // field of an event.
 package redact
 
-import "strings"
+import (
+	"encoding/binary"
+	"math/bits"
+	"strings"
+	"unsafe"
+)
 
 // Mask replaces every secret.
 const Mask = "<redacted>"
@@ -33,18 +38,55 @@ type span struct{ start, end int }
 
 // String returns s with every secret replaced by Mask.
 func String(s string) string {
-	if !mayContain(s) {
+	w := words(s, true)
+	if w == 0 {
 		return s
 	}
+	// A rule runs only when s has a word it needs: the SQL password rules
+	// and the credential statements need PASS (PASSWORD) or IDENTIFIED,
+	// TDengine's message PASS; every URL key has one of the words, and
+	// user:password@ needs "://". So a table named secrets or a PRIMARY
+	// KEY costs the URL rule's pass only.
 	var spans []span
-	spans = sqlSecrets(s, spans)
+	if w&(wPass|wIdentified) != 0 {
+		spans = sqlSecrets(s, spans)
+	}
 	spans = urlSecrets(s, spans)
-	spans = tdengineSecrets(s, spans)
-	spans = credSpans(s, spans)
+	if w&wPass != 0 {
+		spans = tdengineSecrets(s, spans)
+	}
+	if w&(wPass|wIdentified) != 0 {
+		spans = credSpans(s, spans)
+	}
 	if len(spans) == 0 {
 		return s
 	}
 	return apply(s, spans)
+}
+
+// Clean reports whether s mentions none of the words that every rule
+// needs: String returns s, and every substring of s, unchanged.
+func Clean(s string) bool { return !mayContain(s) }
+
+// StringIn is String(sub) for a sub that may share the memory of a text the
+// caller already looked at: when text is Clean (textClean) and sub lies
+// within it, sub is returned without a second pass. Parsers use it for a
+// statement cut out of the raw record they redact anyway. A sub that does
+// not lie within text (an unescaped copy, say) is redacted as usual.
+func StringIn(sub, text string, textClean bool) string {
+	if textClean && within(sub, text) {
+		return sub
+	}
+	return String(sub)
+}
+
+// within reports whether the bytes of sub are part of the bytes of s.
+func within(sub, s string) bool {
+	if len(sub) == 0 {
+		return true
+	}
+	p, q := uintptr(unsafe.Pointer(unsafe.StringData(sub))), uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	return p >= q && p+uintptr(len(sub)) <= q+uintptr(len(s))
 }
 
 // Bytes is String for a byte slice; it returns b itself when there is
@@ -57,65 +99,122 @@ func Bytes(b []byte) []byte {
 	return []byte(s)
 }
 
-// mayContain is a cheap single-pass pre-filter: every rule needs one of
-// "pass", "pwd", "identified", "key", "token", "secret", "credential" or
-// "://", case-insensitively. It looks at each pair of bytes once, through a
-// table of the pairs these words start with, so that the common letters of
-// SQL cost a table lookup and not a comparison each (this pre-filter runs on
-// every statement and raw line).
-func mayContain(s string) bool {
-	for i := 0; i+1 < len(s); i++ {
-		k := uint16(s[i]|0x20)<<8 | uint16(s[i+1]|0x20)
-		if anchors[k>>3]&(1<<(k&7)) == 0 {
-			continue
-		}
-		switch k {
-		case 'p'<<8 | 'a':
-			if hasPrefixFold(s, i, "pass") {
-				return true
+// mayContain reports whether s has any word of the pre-filter (words).
+func mayContain(s string) bool { return words(s, false) != 0 }
+
+// The words of the pre-filter, as bits.
+const (
+	wPass = 1 << iota
+	wPwd
+	wIdentified
+	wKey
+	wToken
+	wSecret
+	wCredential
+	wURL // "://"
+)
+
+// words is a cheap single-pass pre-filter: every rule needs one of "pass",
+// "pwd", "identified", "key", "token", "secret", "credential" or "://",
+// case-insensitively. It returns the set of them found in s: all of them,
+// or (all false) the first one. It runs on every statement and raw line,
+// so it reads eight bytes at a time and looks for the anchor bytes only:
+// 'k' (key, toKen), 'f' (identiFied), 'p' (pass, pwd), 'c' (Credential,
+// seCret) and ':' (://), each letter in either case; every word has one of
+// them at a fixed offset. The byte after the anchor is the same in all of
+// its words (kE, fI, pA or pW, cR, :/), so an anchor is looked at further
+// only when that pair is in the anchors table.
+func words(s string, all bool) uint8 {
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	var found uint8
+	i := 0
+	for ; i+8 < len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:]) | 0x2020202020202020
+		m := zeroBytes(w^(lsb*'k')) | zeroBytes(w^(lsb*'f')) | zeroBytes(w^(lsb*'p')) |
+			zeroBytes(w^(lsb*'c')) | zeroBytes(w^(lsb*':'))
+		// Every anchor byte has its bit in m; a few other bytes may too
+		// (a borrow past a match), and the pair or anchorAt rejects them.
+		for ; m != 0; m &= m - 1 {
+			j := i + bits.TrailingZeros64(m)>>3 // j+1 < len(b): the loop stops one byte early
+			k := uint16(b[j]|0x20)<<8 | uint16(b[j+1]|0x20)
+			if anchors[k>>3]&(1<<(k&7)) == 0 {
+				continue
 			}
-		case 'p'<<8 | 'w':
-			if hasPrefixFold(s, i, "pwd") {
-				return true
-			}
-		case 'i'<<8 | 'd':
-			if hasPrefixFold(s, i, "identified") {
-				return true
-			}
-		case 'k'<<8 | 'e':
-			if hasPrefixFold(s, i, "key") {
-				return true
-			}
-		case 't'<<8 | 'o':
-			if hasPrefixFold(s, i, "token") {
-				return true
-			}
-		case 's'<<8 | 'e':
-			if hasPrefixFold(s, i, "secret") {
-				return true
-			}
-		case 'c'<<8 | 'r':
-			if hasPrefixFold(s, i, "credential") {
-				return true
-			}
-		case ':'<<8 | '/':
-			if strings.HasPrefix(s[i:], "://") {
-				return true
+			if found |= anchorAt(s, j); found != 0 && !all {
+				return found
 			}
 		}
 	}
-	return false
+	for ; i < len(s); i++ {
+		if found |= anchorAt(s, i); found != 0 && !all {
+			return found
+		}
+	}
+	return found
 }
 
-// anchors is the set of byte pairs (each byte OR 0x20) that mayContain
-// examines further.
+// anchors is the set of byte pairs (each byte OR 0x20) that start at an
+// anchor of the words of the pre-filter.
 var anchors = func() (t [1 << 13]byte) {
-	for _, w := range []string{"pa", "pw", "id", "ke", "to", "se", "cr", ":/"} {
+	for _, w := range []string{"ke", "fi", "pa", "pw", "cr", ":/"} {
 		k := uint16(w[0])<<8 | uint16(w[1])
 		t[k>>3] |= 1 << (k & 7)
 	}
 	return t
 }()
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// zeroBytes has the high bit of every zero byte of v set (and possibly of a
+// 0x01 byte above a zero byte).
+func zeroBytes(v uint64) uint64 { return (v - lsb) &^ v & msb }
+
+// anchorAt returns the words of the anchor at j (see words).
+func anchorAt(s string, j int) uint8 {
+	if j+1 >= len(s) {
+		return 0
+	}
+	next := s[j+1] | 0x20
+	var w uint8
+	switch s[j] | 0x20 {
+	case 'k':
+		if next == 'e' {
+			if hasPrefixFold(s, j, "key") {
+				w |= wKey
+			}
+			if j >= 2 && hasPrefixFold(s, j-2, "token") {
+				w |= wToken
+			}
+		}
+	case 'f':
+		if next == 'i' && j >= 6 && hasPrefixFold(s, j-6, "identified") {
+			w |= wIdentified
+		}
+	case 'p':
+		if next == 'a' && hasPrefixFold(s, j, "pass") {
+			w |= wPass
+		} else if next == 'w' && hasPrefixFold(s, j, "pwd") {
+			w |= wPwd
+		}
+	case 'c':
+		if next == 'r' {
+			if hasPrefixFold(s, j, "credential") {
+				w |= wCredential
+			}
+			if j >= 2 && hasPrefixFold(s, j-2, "secret") {
+				w |= wSecret
+			}
+		}
+	case ':':
+		if strings.HasPrefix(s[j:], "://") {
+			w |= wURL
+		}
+	}
+	return w
+}
 
 // sqlSecrets finds quoted passwords in SQL.
 func sqlSecrets(s string, spans []span) []span {

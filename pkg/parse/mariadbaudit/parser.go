@@ -245,12 +245,22 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	ev.Statement = redact.String(parse.S(stmt))
-	ev.Raw = redact.String(ev.Raw)
+	redactQuery(ev, stmt)
 	ev.Action = classify.Statement(ev.Statement)
 	ev.Category = classify.Category(ev.Action, code != 0 && classify.DeniedErrno(code))
 	p.takeTables(connID, queryID, ev)
 	return true, nil
+}
+
+// redactQuery sets the statement and redacts it and the raw record. The
+// statement is usually a part of the record: when the record mentions no
+// credential word, neither does the statement, and it is not scanned again.
+func redactQuery(ev *event.Event, stmt []byte) {
+	rawClean := redact.Clean(ev.Raw)
+	ev.Statement = redact.StringIn(parse.S(stmt), ev.Raw, rawClean)
+	if !rawClean {
+		ev.Raw = redact.String(ev.Raw)
+	}
 }
 
 func outcome(code int64) event.Outcome {
@@ -444,6 +454,15 @@ func (p *Parser) statement(obj []byte, col int) ([]byte, error) {
 	}
 	out := p.scratch[:0]
 	for k := 0; k < len(in); k++ {
+		// Copy the run up to the next quote or backslash at once.
+		n := k
+		for n < len(in) && in[n] != '\'' && in[n] != '\\' {
+			n++
+		}
+		out = append(out, in[k:n]...)
+		if k = n; k == len(in) {
+			break
+		}
 		c := in[k]
 		switch c {
 		case '\'':
@@ -470,8 +489,6 @@ func (p *Parser) statement(obj []byte, col int) ([]byte, error) {
 			default:
 				out = append(out, '\\', in[k])
 			}
-		default:
-			out = append(out, c)
 		}
 	}
 	p.scratch = out

@@ -19,6 +19,10 @@ type Message struct {
 	Detail    []byte // DETAIL
 	Statement []byte // STATEMENT (stderr) or the query column (csvlog)
 	PID       []byte // process id, for pgaudit de-duplication
+	// RawClean says that the event's Raw, set by the caller, mentions no
+	// credential word (redact.Clean): a statement that is a part of it is
+	// then not scanned again.
+	RawClean bool
 }
 
 // Classifier applies the PostgreSQL/pgaudit semantics of docs/formats.md to a
@@ -105,7 +109,7 @@ func (c *Classifier) failure(m *Message, ev *event.Event, isDenied bool) {
 	ev.StatusCode = parse.S(m.Code)
 	ev.Reason = parse.S(firstLine(m.Text))
 	if len(m.Statement) > 0 {
-		ev.Statement = redact.String(parse.S(m.Statement))
+		ev.Statement = redact.StringIn(parse.S(m.Statement), ev.Raw, m.RawClean)
 		ev.Action = classify.Statement(ev.Statement)
 	}
 	switch {
@@ -276,7 +280,7 @@ func (c *Classifier) audit1(m *Message, ev *event.Event) (bool, error) {
 	if string(stmt) != "<previously logged>" && string(stmt) != "<not logged>" {
 		// pgaudit replaces passwords with <REDACTED> itself (1.7), but
 		// not every secret (keys in function arguments, older versions).
-		ev.Statement = redact.String(parse.S(stmt))
+		ev.Statement = redact.StringIn(parse.S(stmt), ev.Raw, m.RawClean)
 	}
 	if len(objName) > 0 {
 		ev.Objects = append(ev.Objects, parse.S(objName))

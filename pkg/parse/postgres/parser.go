@@ -158,7 +158,12 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 	ev.Time = t
 	ev.System = event.SystemPostgres
 	ev.Format = Format.Name
-	ev.Raw = redact.String(parse.S(rec))
+	raw := parse.S(rec)
+	m.RawClean = redact.Clean(raw)
+	ev.Raw = raw
+	if !m.RawClean {
+		ev.Raw = redact.String(raw)
+	}
 	ev.User = known(p.cap[kUser])
 	ev.Database = known(p.cap[kDB])
 	ev.ConnectionID = parse.S(p.cap[kPID])

@@ -94,14 +94,8 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 	p.tok.Reset(rec)
 	var r record
 	n := 0
-	for {
-		f, ok, err := p.tok.Next()
-		if err != nil {
-			return false, err
-		}
-		if !ok {
-			break
-		}
+	for p.tok.Scan() {
+		f := p.tok.Field()
 		if f.Key == nil {
 			if n == 0 {
 				r.time = f.Value
@@ -113,6 +107,9 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 			continue // only the JSON format names the time
 		}
 		r.set(f.Key, f.Value)
+	}
+	if err := p.tok.Err(); err != nil {
+		return false, err
 	}
 	if n == 0 {
 		if len(bytes.TrimSpace(rec)) == 0 {

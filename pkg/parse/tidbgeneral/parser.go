@@ -69,17 +69,8 @@ func (p *Parser) parseText(rec []byte, ev *event.Event) (bool, error) {
 		conn, user, db  []byte
 		sql             []byte
 	)
-	for {
-		f, ok, err := p.tok.Next()
-		if err != nil {
-			if n < 2 || general {
-				return false, err
-			}
-			return false, nil // a malformed line that is not ours
-		}
-		if !ok {
-			break
-		}
+	for p.tok.Scan() {
+		f := p.tok.Field()
 		if f.Key == nil {
 			if n == 0 {
 				ts = f.Value
@@ -102,6 +93,12 @@ func (p *Parser) parseText(rec []byte, ev *event.Event) (bool, error) {
 		case "sql":
 			sql, hasSQL = f.Value, true
 		}
+	}
+	if err := p.tok.Err(); err != nil {
+		if n < 2 || general {
+			return false, err
+		}
+		return false, nil // a malformed line that is not ours
 	}
 	if n == 0 {
 		return false, parse.Errorf(parse.ReasonSyntax, 0, "not a unified-log line")
