@@ -143,9 +143,53 @@ func groupBy(d store.Dimension, f *store.Filter) (pre, field string) {
 	return pre, "detections"
 }
 
-// Cursors are opaque: base64url of "kind:a:b".
+// Cursors are opaque: base64url of "kind:a:b" or "kind:a:b:x".
 func encodeCursor(kind string, a int64, b uint64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + strconv.FormatInt(a, 10) + ":" + strconv.FormatUint(b, 10)))
+}
+
+// pageCursor is the place of the last record of a page in the order
+// _time desc, tb desc, xk desc: xk (the exporter key) breaks the tie of
+// two exporters' records with the same time and tie-break number (-1:
+// the record has none, as records written before xk existed).
+type pageCursor struct {
+	t  int64
+	tb uint64
+	xk int64
+}
+
+func (c pageCursor) encode(kind string) string {
+	s := kind + ":" + strconv.FormatInt(c.t, 10) + ":" + strconv.FormatUint(c.tb, 10)
+	if c.xk >= 0 {
+		s += ":" + strconv.FormatInt(c.xk, 10)
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
+}
+
+func decodePageCursor(kind, s string) (pageCursor, error) {
+	bad := &store.ParamError{Param: "cursor", Msg: "invalid cursor (pass next_cursor from a previous page unchanged)"}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return pageCursor{}, bad
+	}
+	parts := strings.Split(string(raw), ":")
+	if len(parts) != 3 && len(parts) != 4 || parts[0] != kind {
+		return pageCursor{}, bad
+	}
+	c := pageCursor{xk: -1}
+	var e1, e2, e3 error
+	c.t, e1 = strconv.ParseInt(parts[1], 10, 64)
+	c.tb, e2 = strconv.ParseUint(parts[2], 10, 64)
+	if len(parts) == 4 {
+		c.xk, e3 = strconv.ParseInt(parts[3], 10, 64)
+		if e3 == nil && c.xk < 0 {
+			e3 = strconv.ErrRange
+		}
+	}
+	if e1 != nil || e2 != nil || e3 != nil {
+		return pageCursor{}, bad
+	}
+	return c, nil
 }
 
 func decodeCursor(kind, s string) (int64, uint64, error) {
@@ -166,11 +210,16 @@ func decodeCursor(kind, s string) (int64, uint64, error) {
 	return a, b, nil
 }
 
-// after is the keyset condition "strictly after (t, tb)" in the order
-// _time desc, tb desc.
-func after(t int64, tb uint64) string {
-	at := ts(time.Unix(0, t))
+// after is the keyset condition "strictly after c" in the order _time
+// desc, tb desc, xk desc. Records without xk sort after those with one.
+func after(c pageCursor) string {
+	at := ts(time.Unix(0, c.t))
+	tb := strconv.FormatUint(c.tb, 10)
 	// The plain upper bound first, so that VictoriaLogs can skip
 	// blocks by time.
-	return "_time:<=" + at + " (_time:<" + at + " or tb:<" + strconv.FormatUint(tb, 10) + ")"
+	q := "_time:<=" + at + " (_time:<" + at + " or tb:<" + tb
+	if c.xk >= 0 {
+		q += " or (tb:=" + tb + " (xk:<" + strconv.FormatInt(c.xk, 10) + " or !xk:*))"
+	}
+	return q + ")"
 }

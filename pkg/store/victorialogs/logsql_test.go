@@ -35,8 +35,19 @@ func TestLogsQLQuoting(t *testing.T) {
 		}
 	}
 	// Cursor and time bounds are numbers and fixed-width timestamps.
-	if got := after(1772323200123456789, 42); got != `_time:<=2026-03-01T00:00:00.123456789Z (_time:<2026-03-01T00:00:00.123456789Z or tb:<42)` {
+	if got := after(pageCursor{1772323200123456789, 42, -1}); got != `_time:<=2026-03-01T00:00:00.123456789Z (_time:<2026-03-01T00:00:00.123456789Z or tb:<42)` {
 		t.Errorf("after: %s", got)
+	}
+	if got := after(pageCursor{1772323200123456789, 42, 7}); got != `_time:<=2026-03-01T00:00:00.123456789Z (_time:<2026-03-01T00:00:00.123456789Z or tb:<42 or (tb:=42 (xk:<7 or !xk:*)))` {
+		t.Errorf("after: %s", got)
+	}
+	for _, c := range []pageCursor{{1, 2, -1}, {-5, 1 << 60, 0}, {3, 4, 1<<48 - 1}} {
+		if got, err := decodePageCursor("e", c.encode("e")); err != nil || got != c {
+			t.Errorf("cursor %+v reads back as %+v %v", c, got, err)
+		}
+	}
+	if _, err := decodePageCursor("e", pageCursor{1, 2, 3}.encode("d")); err == nil {
+		t.Error("a cursor of another kind is accepted")
 	}
 	if got := timeRange(time.Unix(1772323200, 0), time.Unix(1772323260, 0)); got != `_time:[2026-03-01T00:00:00.000000000Z, 2026-03-01T00:01:00.000000000Z)` {
 		t.Errorf("time range: %s", got)

@@ -36,20 +36,25 @@ func jsonMarshal(v any) (string, error) {
 	return string(b), err
 }
 
-// page reads records newest first (_time desc, tb desc) after the cursor,
-// skipping duplicates of a retried batch (same key), until it has limit+1
-// distinct records or no more match. It returns them and whether there
-// are more.
-func (s *Store) page(ctx context.Context, filter string, key string, cursorT int64, cursorTB uint64, hasCursor bool, limit int, fn func(row) error) (last row, more bool, err error) {
+// page reads records newest first (_time desc, tb desc, xk desc) after
+// the cursor, skipping duplicates of a retried batch (same exporter and
+// same key: identical records, adjacent in that order), until it has
+// limit+1 distinct records or no more match. It returns the cursor of
+// the last record returned and whether there are more.
+//
+// Two exporters' records can share time, tie-break number and key (their
+// id generators drew the same instance number and read the same file):
+// the exporter key xk orders them and the exporter tells them apart.
+func (s *Store) page(ctx context.Context, filter string, key string, cur pageCursor, hasCursor bool, limit int, fn func(row) error) (last pageCursor, more bool, err error) {
 	n := 0
-	var lastKey string
+	var lastKey, lastExp string
 	for {
 		q := filter
 		if hasCursor {
-			q += " " + after(cursorT, cursorTB)
+			q += " " + after(cur)
 		}
 		want := limit + 1 - n
-		q += " | sort by (_time desc, tb desc) | limit " + strconv.Itoa(want)
+		q += " | sort by (_time desc, tb desc, xk desc) | limit " + strconv.Itoa(want)
 		got := 0
 		var qerr error
 		err := s.cl.query(ctx, q, func(r row) bool {
@@ -59,18 +64,17 @@ func (s *Store) page(ctx context.Context, filter string, key string, cursorT int
 				qerr = err
 				return false
 			}
-			cursorT, hasCursor = t.UnixNano(), true
-			cursorTB, _ = strconv.ParseUint(r["tb"], 10, 64)
-			if r[key] == lastKey {
+			cur, hasCursor = rowCursor(r, t), true
+			if r[key] == lastKey && r["exporter"] == lastExp {
 				return true // a duplicate from a retried batch
 			}
-			lastKey = r[key]
+			lastKey, lastExp = r[key], r["exporter"]
 			if n == limit {
 				more = true
 				return false
 			}
 			n++
-			last = r
+			last = cur
 			if err := fn(r); err != nil {
 				qerr = err
 				return false
@@ -86,19 +90,28 @@ func (s *Store) page(ctx context.Context, filter string, key string, cursorT int
 	}
 }
 
+// rowCursor is the place of record r (at time t) in the page order.
+func rowCursor(r row, t time.Time) pageCursor {
+	c := pageCursor{t: t.UnixNano(), xk: -1}
+	c.tb, _ = strconv.ParseUint(r["tb"], 10, 64)
+	if v, err := strconv.ParseInt(r["xk"], 10, 64); err == nil && v >= 0 {
+		c.xk = v
+	}
+	return c
+}
+
 // Events returns one page of matching events, newest first.
 func (s *Store) Events(ctx context.Context, q store.EventQuery) (store.EventPage, error) {
 	page := store.EventPage{Events: []*event.Event{}}
-	var ct int64
-	var ctb uint64
+	var cur pageCursor
 	if q.Cursor != "" {
 		var err error
-		if ct, ctb, err = decodeCursor("e", q.Cursor); err != nil {
+		if cur, err = decodePageCursor("e", q.Cursor); err != nil {
 			return page, err
 		}
 	}
 	limit := clampLimit(q.Limit)
-	last, more, err := s.page(ctx, eventFilter(&q.Filter).String(), "id", ct, ctb, q.Cursor != "", limit, func(r row) error {
+	last, more, err := s.page(ctx, eventFilter(&q.Filter).String(), "id", cur, q.Cursor != "", limit, func(r row) error {
 		ev, err := r.toEvent()
 		if err != nil {
 			return err
@@ -110,9 +123,7 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) (store.EventPage
 		return page, err
 	}
 	if more {
-		t, _ := last.time()
-		tb, _ := strconv.ParseUint(last["tb"], 10, 64)
-		page.Next = encodeCursor("e", t.UnixNano(), tb)
+		page.Next = last.encode("e")
 	}
 	return page, nil
 }
@@ -179,7 +190,9 @@ func (s *Store) aggregate(ctx context.Context, f *store.Filter, by store.Dimensi
 		return err
 	}
 	if dups {
-		count = "count_uniq(id)"
+		// Two exporters' events may share an id: a copy is the same
+		// id from the same exporter.
+		count = "count_uniq(exporter, id)"
 	}
 	q := fq.String() + pre + " | stats"
 	if len(groups) > 0 {
@@ -330,11 +343,10 @@ func (s *Store) Values(ctx context.Context, q store.ValuesQuery) ([]string, erro
 // Detections returns one page of detections, newest first.
 func (s *Store) Detections(ctx context.Context, q store.DetectionQuery) (store.DetectionPage, error) {
 	page := store.DetectionPage{Detections: []store.Detection{}}
-	var ct int64
-	var ctb uint64
+	var cur pageCursor
 	if q.Cursor != "" {
 		var err error
-		if ct, ctb, err = decodeCursor("d", q.Cursor); err != nil {
+		if cur, err = decodePageCursor("d", q.Cursor); err != nil {
 			return page, err
 		}
 	}
@@ -347,7 +359,7 @@ func (s *Store) Detections(ctx context.Context, q store.DetectionQuery) (store.D
 	fq.add(in("user", q.User))
 	fq.add(in("client_ip", q.ClientIP))
 	limit := clampLimit(q.Limit)
-	last, more, err := s.page(ctx, fq.String(), "did", ct, ctb, q.Cursor != "", limit, func(r row) error {
+	last, more, err := s.page(ctx, fq.String(), "did", cur, q.Cursor != "", limit, func(r row) error {
 		d, err := r.toDetection()
 		if err != nil {
 			return err
@@ -359,9 +371,7 @@ func (s *Store) Detections(ctx context.Context, q store.DetectionQuery) (store.D
 		return page, err
 	}
 	if more {
-		t, _ := last.time()
-		tb, _ := strconv.ParseUint(last["tb"], 10, 64)
-		page.Next = encodeCursor("d", t.UnixNano(), tb)
+		page.Next = last.encode("d")
 	}
 	return page, nil
 }
@@ -434,11 +444,10 @@ func (s *Store) Findings(ctx context.Context, q store.FindingQuery) (store.Findi
 // DriftChanges returns one page of drift changes, newest first.
 func (s *Store) DriftChanges(ctx context.Context, q store.DriftQuery) (store.DriftPage, error) {
 	page := store.DriftPage{Changes: []store.DriftChange{}}
-	var ct int64
-	var ctb uint64
+	var cur pageCursor
 	if q.Cursor != "" {
 		var err error
-		if ct, ctb, err = decodeCursor("c", q.Cursor); err != nil {
+		if cur, err = decodePageCursor("c", q.Cursor); err != nil {
 			return page, err
 		}
 	}
@@ -447,7 +456,7 @@ func (s *Store) DriftChanges(ctx context.Context, q store.DriftQuery) (store.Dri
 	fq.add(timeRange(q.From, q.To))
 	fq.add(in("target", q.Target))
 	limit := clampLimit(q.Limit)
-	last, more, err := s.page(ctx, fq.String(), "cid", ct, ctb, q.Cursor != "", limit, func(r row) error {
+	last, more, err := s.page(ctx, fq.String(), "cid", cur, q.Cursor != "", limit, func(r row) error {
 		var c store.DriftChange
 		if err := json.Unmarshal([]byte(r["doc"]), &c); err != nil {
 			return fmt.Errorf("drift change %s: %w", r["cid"], err)
@@ -459,9 +468,7 @@ func (s *Store) DriftChanges(ctx context.Context, q store.DriftQuery) (store.Dri
 		return page, err
 	}
 	if more {
-		t, _ := last.time()
-		tb, _ := strconv.ParseUint(last["tb"], 10, 64)
-		page.Next = encodeCursor("c", t.UnixNano(), tb)
+		page.Next = last.encode("c")
 	}
 	return page, nil
 }

@@ -29,6 +29,10 @@ import (
 //	resend     a batch was sent again: records in [lo, hi] may be stored
 //	           twice (see Store.markResend)
 //
+// xk (event, detection, drift) is the exporter key: a number derived from
+// the exporter name that orders two exporters' records with the same time
+// and tb in pages (see exporterKey).
+//
 // exporter, source and system are the stream fields (low cardinality);
 // everything else is an ordinary field. Empty values are left out
 // (VictoriaLogs does not keep them).
@@ -51,7 +55,7 @@ type kv struct{ k, v string }
 
 // eventFields returns the fields of ev (without seq, hash and the
 // record's _time/_msg), sorted by key.
-func eventFields(dst []kv, ev *event.Event, exporter string) []kv {
+func eventFields(dst []kv, ev *event.Event, exporter, xk string) []kv {
 	add := func(k, v string) {
 		if v != "" {
 			dst = append(dst, kv{k, v})
@@ -104,7 +108,17 @@ func eventFields(dst []kv, ev *event.Event, exporter string) []kv {
 		add("tb", strconv.FormatUint(tb, 10))
 	}
 	add("user", ev.User)
+	add("xk", xk)
 	return dst
+}
+
+// exporterKey is the exporter's key xk: the first 48 bits of
+// sha256(name), a number (VictoriaLogs sorts numbers and compares them
+// with :< alike, unlike strings, which sort naturally but compare
+// bytewise).
+func exporterKey(name string) string {
+	h := sha256.Sum256([]byte(name))
+	return strconv.FormatUint(uint64(h[0])<<40|uint64(h[1])<<32|uint64(h[2])<<24|uint64(h[3])<<16|uint64(h[4])<<8|uint64(h[5]), 10)
 }
 
 // jsonList encodes a list of strings as a JSON array.
@@ -326,7 +340,7 @@ func (r row) toEvent() (*event.Event, error) {
 }
 
 // detection fields, sorted by key.
-func detectionFields(dst []kv, d *store.Detection, exporter, did string, tb uint64) []kv {
+func detectionFields(dst []kv, d *store.Detection, exporter, xk, did string, tb uint64) []kv {
 	add := func(k, v string) {
 		if v != "" {
 			dst = append(dst, kv{k, v})
@@ -349,6 +363,7 @@ func detectionFields(dst []kv, d *store.Detection, exporter, did string, tb uint
 	add("tb", strconv.FormatUint(tb, 10))
 	add("title", d.Title)
 	add("user", d.User)
+	add("xk", xk)
 	return dst
 }
 

@@ -80,6 +80,7 @@ type Store struct {
 	q    *queue
 	log  *slog.Logger
 	ids  *event.IDGen
+	xk   string // exporterKey(opts.Exporter)
 
 	// chain state, under mu
 	mu      sync.Mutex
@@ -161,7 +162,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{opts: opts, cl: cl, q: q, log: opts.Logger, ids: event.NewIDGen(), stop: make(chan struct{}), prev: make([]byte, 32)}
+	s := &Store{opts: opts, cl: cl, q: q, log: opts.Logger, ids: event.NewIDGen(), xk: exporterKey(opts.Exporter), stop: make(chan struct{}), prev: make([]byte, 32)}
 	s.loadHead()
 	s.wg.Go(s.sender)
 	s.wg.Go(s.sealer)
@@ -235,7 +236,7 @@ func (s *Store) Consume(ev *event.Event) {
 	}
 	c.Statement, c.Raw, c.Reason = cleanUTF8(redact.String(c.Statement)), cleanUTF8(redact.String(c.Raw)), cleanUTF8(redact.String(c.Reason))
 	c.User, c.Source, c.ClientIP, c.Digest, c.ConnectionID = cleanUTF8(c.User), cleanUTF8(c.Source), cleanUTF8(c.ClientIP), cleanUTF8(c.Digest), cleanUTF8(c.ConnectionID)
-	s.fields = eventFields(s.fields[:0], &c, s.opts.Exporter)
+	s.fields = eventFields(s.fields[:0], &c, s.opts.Exporter, s.xk)
 	for i := range s.fields {
 		s.fields[i].v = cleanUTF8(s.fields[i].v)
 	}
@@ -255,12 +256,12 @@ func (s *Store) Consume(ev *event.Event) {
 			}
 			d.Message = redact.String(d.Message)
 			d.Entity = redact.String(d.Entity)
-			b = appendDetection(b, &d, s.opts.Exporter, c.ID+"-"+strconv.Itoa(j), tb*64+uint64(j%64))
+			b = appendDetection(b, &d, s.opts.Exporter, s.xk, c.ID+"-"+strconv.Itoa(j), tb*64+uint64(j%64))
 		}
 	} else {
 		for j, r := range c.Detections {
 			d := store.Detection{Time: c.Time, Rule: r, Source: c.Source, User: c.User, ClientIP: c.ClientIP, EventID: c.ID}
-			b = appendDetection(b, &d, s.opts.Exporter, c.ID+"-"+strconv.Itoa(j), tb*64+uint64(j%64))
+			b = appendDetection(b, &d, s.opts.Exporter, s.xk, c.ID+"-"+strconv.Itoa(j), tb*64+uint64(j%64))
 		}
 	}
 	s.buf = b
@@ -272,8 +273,8 @@ func (s *Store) Consume(ev *event.Event) {
 	s.seq, s.prev = seq, h
 }
 
-func appendDetection(b []byte, d *store.Detection, exporter, did string, tb uint64) []byte {
-	fs := detectionFields(nil, d, exporter, did, tb)
+func appendDetection(b []byte, d *store.Detection, exporter, xk, did string, tb uint64) []byte {
+	fs := detectionFields(nil, d, exporter, xk, did, tb)
 	for i := range fs {
 		fs[i].v = cleanUTF8(fs[i].v)
 	}
@@ -302,7 +303,7 @@ func (s *Store) AddDetections(_ context.Context, ds []store.Detection) error {
 		id := s.ids.Next(d.Time)
 		tb, _ := idTB(id)
 		d.Message, d.Entity = redact.String(d.Message), redact.String(d.Entity)
-		b = appendDetection(b, &d, s.opts.Exporter, id, tb*64)
+		b = appendDetection(b, &d, s.opts.Exporter, s.xk, id, tb*64)
 	}
 	if len(b) == 0 {
 		return nil
@@ -361,7 +362,7 @@ func (s *Store) AddDriftChanges(_ context.Context, at time.Time, cs []store.Drif
 		id := s.ids.Next(c.Time)
 		tb, _ := idTB(id)
 		b = appendRecord(b, c.Time, "drift "+c.Target+" "+c.Key, []kv{{"cid", id}, {"doc", doc}, {"exporter", s.opts.Exporter}, {"kind", kindDrift},
-			{"target", c.Target}, {"tb", strconv.FormatUint(tb, 10)}})
+			{"target", c.Target}, {"tb", strconv.FormatUint(tb, 10)}, {"xk", s.xk}})
 	}
 	if len(b) == 0 {
 		return nil
