@@ -149,9 +149,10 @@ func encodeCursor(kind string, a int64, b uint64) string {
 }
 
 // pageCursor is the place of the last record of a page in the order
-// _time desc, tb desc, xk desc: xk (the exporter key) breaks the tie of
-// two exporters' records with the same time and tie-break number (-1:
-// the record has none, as records written before xk existed).
+// _time desc, tie desc, xk desc (tie: seq for events, tb for detections
+// and drift changes, in tb): xk (the exporter key) breaks the tie of two
+// exporters' records with the same time and tie number (-1: the record
+// has none, as records written before xk existed).
 type pageCursor struct {
 	t  int64
 	tb uint64
@@ -211,15 +212,15 @@ func decodeCursor(kind, s string) (int64, uint64, error) {
 }
 
 // after is the keyset condition "strictly after c" in the order _time
-// desc, tb desc, xk desc. Records without xk sort after those with one.
-func after(c pageCursor) string {
+// desc, tie desc, xk desc. Records without xk sort after those with one.
+func after(tie string, c pageCursor) string {
 	at := ts(time.Unix(0, c.t))
 	tb := strconv.FormatUint(c.tb, 10)
 	// The plain upper bound first, so that VictoriaLogs can skip
 	// blocks by time.
-	q := "_time:<=" + at + " (_time:<" + at + " or tb:<" + tb
+	q := "_time:<=" + at + " (_time:<" + at + " or " + tie + ":<" + tb
 	if c.xk >= 0 {
-		q += " or (tb:=" + tb + " (xk:<" + strconv.FormatInt(c.xk, 10) + " or !xk:*))"
+		q += " or (" + tie + ":=" + tb + " (xk:<" + strconv.FormatInt(c.xk, 10) + " or !xk:*))"
 	}
 	return q + ")"
 }

@@ -35,10 +35,10 @@ func TestLogsQLQuoting(t *testing.T) {
 		}
 	}
 	// Cursor and time bounds are numbers and fixed-width timestamps.
-	if got := after(pageCursor{1772323200123456789, 42, -1}); got != `_time:<=2026-03-01T00:00:00.123456789Z (_time:<2026-03-01T00:00:00.123456789Z or tb:<42)` {
+	if got := after("tb", pageCursor{1772323200123456789, 42, -1}); got != `_time:<=2026-03-01T00:00:00.123456789Z (_time:<2026-03-01T00:00:00.123456789Z or tb:<42)` {
 		t.Errorf("after: %s", got)
 	}
-	if got := after(pageCursor{1772323200123456789, 42, 7}); got != `_time:<=2026-03-01T00:00:00.123456789Z (_time:<2026-03-01T00:00:00.123456789Z or tb:<42 or (tb:=42 (xk:<7 or !xk:*)))` {
+	if got := after("tb", pageCursor{1772323200123456789, 42, 7}); got != `_time:<=2026-03-01T00:00:00.123456789Z (_time:<2026-03-01T00:00:00.123456789Z or tb:<42 or (tb:=42 (xk:<7 or !xk:*)))` {
 		t.Errorf("after: %s", got)
 	}
 	for _, c := range []pageCursor{{1, 2, -1}, {-5, 1 << 60, 0}, {3, 4, 1<<48 - 1}} {

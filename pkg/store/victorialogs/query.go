@@ -36,7 +36,7 @@ func jsonMarshal(v any) (string, error) {
 	return string(b), err
 }
 
-// page reads records newest first (_time desc, tb desc, xk desc) after
+// page reads records newest first (_time desc, tie desc, xk desc) after
 // the cursor, skipping duplicates of a retried batch (same exporter and
 // same key: identical records, adjacent in that order), until it has
 // limit+1 distinct records or no more match. It returns the cursor of
@@ -45,16 +45,16 @@ func jsonMarshal(v any) (string, error) {
 // Two exporters' records can share time, tie-break number and key (their
 // id generators drew the same instance number and read the same file):
 // the exporter key xk orders them and the exporter tells them apart.
-func (s *Store) page(ctx context.Context, filter string, key string, cur pageCursor, hasCursor bool, limit int, fn func(row) error) (last pageCursor, more bool, err error) {
+func (s *Store) page(ctx context.Context, filter, key, tie string, cur pageCursor, hasCursor bool, limit int, fn func(row) error) (last pageCursor, more bool, err error) {
 	n := 0
 	var lastKey, lastExp string
 	for {
 		q := filter
 		if hasCursor {
-			q += " " + after(cur)
+			q += " " + after(tie, cur)
 		}
 		want := limit + 1 - n
-		q += " | sort by (_time desc, tb desc, xk desc) | limit " + strconv.Itoa(want)
+		q += " | sort by (_time desc, " + tie + " desc, xk desc) | limit " + strconv.Itoa(want)
 		got := 0
 		var qerr error
 		err := s.cl.query(ctx, q, func(r row) bool {
@@ -64,7 +64,7 @@ func (s *Store) page(ctx context.Context, filter string, key string, cur pageCur
 				qerr = err
 				return false
 			}
-			cur, hasCursor = rowCursor(r, t), true
+			cur, hasCursor = rowCursor(r, tie, t), true
 			if r[key] == lastKey && r["exporter"] == lastExp {
 				return true // a duplicate from a retried batch
 			}
@@ -91,9 +91,9 @@ func (s *Store) page(ctx context.Context, filter string, key string, cur pageCur
 }
 
 // rowCursor is the place of record r (at time t) in the page order.
-func rowCursor(r row, t time.Time) pageCursor {
+func rowCursor(r row, tie string, t time.Time) pageCursor {
 	c := pageCursor{t: t.UnixNano(), xk: -1}
-	c.tb, _ = strconv.ParseUint(r["tb"], 10, 64)
+	c.tb, _ = strconv.ParseUint(r[tie], 10, 64)
 	if v, err := strconv.ParseInt(r["xk"], 10, 64); err == nil && v >= 0 {
 		c.xk = v
 	}
@@ -111,7 +111,7 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) (store.EventPage
 		}
 	}
 	limit := clampLimit(q.Limit)
-	last, more, err := s.page(ctx, eventFilter(&q.Filter).String(), "id", cur, q.Cursor != "", limit, func(r row) error {
+	last, more, err := s.page(ctx, eventFilter(&q.Filter).String(), "id", "seq", cur, q.Cursor != "", limit, func(r row) error {
 		ev, err := r.toEvent()
 		if err != nil {
 			return err
@@ -359,7 +359,7 @@ func (s *Store) Detections(ctx context.Context, q store.DetectionQuery) (store.D
 	fq.add(in("user", q.User))
 	fq.add(in("client_ip", q.ClientIP))
 	limit := clampLimit(q.Limit)
-	last, more, err := s.page(ctx, fq.String(), "did", cur, q.Cursor != "", limit, func(r row) error {
+	last, more, err := s.page(ctx, fq.String(), "did", "tb", cur, q.Cursor != "", limit, func(r row) error {
 		d, err := r.toDetection()
 		if err != nil {
 			return err
@@ -456,7 +456,7 @@ func (s *Store) DriftChanges(ctx context.Context, q store.DriftQuery) (store.Dri
 	fq.add(timeRange(q.From, q.To))
 	fq.add(in("target", q.Target))
 	limit := clampLimit(q.Limit)
-	last, more, err := s.page(ctx, fq.String(), "cid", cur, q.Cursor != "", limit, func(r row) error {
+	last, more, err := s.page(ctx, fq.String(), "cid", "tb", cur, q.Cursor != "", limit, func(r row) error {
 		var c store.DriftChange
 		if err := json.Unmarshal([]byte(r["doc"]), &c); err != nil {
 			return fmt.Errorf("drift change %s: %w", r["cid"], err)
@@ -539,31 +539,38 @@ func (s *Store) Integrity(ctx context.Context, q store.IntegrityQuery) (store.In
 	return rep, nil
 }
 
+// verifyChain verifies one exporter's chain over [start, end] (lo: its
+// oldest sequence number). The walk starts at the newest record before
+// start that stores its full hash (every record of format 1, every
+// checkpointEvery-th of format 2), or at the chain's first record, and
+// recomputes every hash from there; only records in [start, end] count as
+// checked. After retention removed the chain's beginning (lo > 1 and no
+// full hash before start), the records up to the first full hash can be
+// checked for gaps only, and that hash is trusted.
 func (s *Store) verifyChain(ctx context.Context, exporter string, start, end, lo int64) (checked int64, head string, brk *store.IntegrityBreak, err error) {
 	base := "kind:=event exporter:=" + lit(exporter)
 	prev := make([]byte, 32)
-	trustFirst := false
+	anchored := true
+	from := start
 	if start > 1 {
-		found := false
-		err := s.cl.query(ctx, base+" seq:="+strconv.FormatInt(start-1, 10)+" | limit 1 | fields hash", func(r row) bool {
-			if hb, err := hex.DecodeString(r["hash"]); err == nil && len(hb) == 32 {
-				prev, found = hb, true
-			}
+		var cp row
+		err := s.cl.query(ctx, base+" seq:<"+strconv.FormatInt(start, 10)+" hash:* | sort by (seq desc) | limit 1 | fields seq, hash", func(r row) bool {
+			cp = r
 			return false
 		})
 		if err != nil {
 			return 0, "", nil, err
 		}
-		if !found {
-			if start != lo {
-				return 0, "", &store.IntegrityBreak{Seq: start - 1, Reason: "event is missing (the chain before the range cannot be anchored)"}, nil
-			}
-			// Retention removed the events before the oldest one: it is
-			// the anchor.
-			trustFirst = true
+		switch hb, ok := cp.fullHash(); {
+		case ok:
+			prev, from = hb, cp.int("seq")+1
+		case lo <= 1:
+			from = 1
+		default:
+			from, anchored = lo, false
 		}
 	}
-	next := start
+	next := from
 	var prevRow row
 	for next <= end {
 		if err := ctx.Err(); err != nil {
@@ -594,16 +601,20 @@ func (s *Store) verifyChain(ctx context.Context, exporter string, start, end, lo
 				qerr = err
 				return false
 			}
-			hb, _ := hex.DecodeString(r["hash"])
-			if !(trustFirst && seq == start) {
-				if h := chainHash(prev, r.fields(), t.UnixNano(), seq); string(h) != string(hb) {
+			if anchored {
+				h := r.rowHash(prev, t, seq)
+				if ok, _ := r.checkHash(h); !ok {
 					brk = &store.IntegrityBreak{Seq: seq, ID: r["id"], Reason: "hash mismatch: the event or its predecessor was modified"}
 					return false
 				}
+				prev = h[:]
+			} else if hb, ok := r.fullHash(); ok {
+				prev, anchored = hb, true
 			}
-			prev = hb
 			prevRow = r
-			checked++
+			if seq >= start {
+				checked++
+			}
 			next++
 			return true
 		})
@@ -616,6 +627,11 @@ func (s *Store) verifyChain(ctx context.Context, exporter string, start, end, lo
 		if rows == 0 || next <= hi {
 			return checked, "", &store.IntegrityBreak{Seq: next, Reason: fmt.Sprintf("events %d to %d are missing (a lost batch or deleted records)", next, hi)}, nil
 		}
+	}
+	if !anchored {
+		// After a retention cut, no full hash up to end: the records
+		// were checked for gaps only, and there is no head to report.
+		return checked, "", nil, nil
 	}
 	return checked, hex.EncodeToString(prev), nil, nil
 }

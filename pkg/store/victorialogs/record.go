@@ -2,7 +2,7 @@ package victorialogs
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -52,65 +52,6 @@ const streamFields = "exporter,source,system"
 
 // kv is one field of a record.
 type kv struct{ k, v string }
-
-// eventFields returns the fields of ev (without seq, hash and the
-// record's _time/_msg), sorted by key.
-func eventFields(dst []kv, ev *event.Event, exporter, xk string) []kv {
-	add := func(k, v string) {
-		if v != "" {
-			dst = append(dst, kv{k, v})
-		}
-	}
-	add("action", ev.Action.String())
-	add("category", ev.Category.String())
-	add("client_ip", ev.ClientIP)
-	if ev.ClientPort != 0 {
-		add("client_port", strconv.FormatUint(uint64(ev.ClientPort), 10))
-	}
-	add("connection_id", ev.ConnectionID)
-	add("database", ev.Database)
-	if len(ev.Detections) > 0 {
-		add("detections", jsonList(ev.Detections))
-	}
-	add("digest", ev.Digest)
-	if ev.HasDuration {
-		// With a unit, so that VictoriaLogs keeps the text: a column it
-		// stores as floats can come back with other digits
-		// (0.0031 as 0.0031000000000000003).
-		add("duration", strconv.FormatFloat(ev.Duration, 'f', -1, 64)+"s")
-	}
-	add("exporter", exporter)
-	add("format", ev.Format)
-	add("id", ev.ID)
-	add("kind", kindEvent)
-	if len(ev.Objects) > 0 {
-		add("objects", jsonList(ev.Objects))
-	}
-	add("origin_file", ev.Origin.File)
-	if ev.Origin.Line != 0 {
-		add("origin_line", strconv.FormatInt(ev.Origin.Line, 10))
-	}
-	if ev.Origin.Offset != 0 {
-		add("origin_offset", strconv.FormatInt(ev.Origin.Offset, 10))
-	}
-	add("outcome", ev.Outcome.String())
-	add("raw", ev.Raw)
-	add("reason", ev.Reason)
-	if ev.HasRows {
-		add("rows", strconv.FormatInt(ev.Rows, 10))
-	}
-	add("server", ev.Server)
-	add("source", ev.Source)
-	add("statement", ev.Statement)
-	add("status_code", ev.StatusCode)
-	add("system", ev.System.String())
-	if tb, ok := idTB(ev.ID); ok {
-		add("tb", strconv.FormatUint(tb, 10))
-	}
-	add("user", ev.User)
-	add("xk", xk)
-	return dst
-}
 
 // exporterKey is the exporter's key xk: the first 48 bits of
 // sha256(name), a number (VictoriaLogs sorts numbers and compares them
@@ -200,8 +141,22 @@ const hexDigits = "0123456789abcdef"
 // U+FFFD (as encoding/json does).
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
+	b = appendJSONBody(b, s)
+	return append(b, '"')
+}
+
+// appendJSONBody appends s escaped for a JSON string, without the quotes.
+func appendJSONBody(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while none needs escaping or is not
+		// ASCII.
+		for i+8 <= len(s) && !needsEscape8(binary.LittleEndian.Uint64([]byte(s[i:i+8]))) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -235,8 +190,21 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
+}
+
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// needsEscape8 reports whether any of the 8 bytes in x is a control
+// character, '"', '\\' or not ASCII.
+func needsEscape8(x uint64) bool {
+	ctl := (x - 0x20*lo8) &^ x & hi8
+	quote := (x ^ '"'*lo8 - lo8) &^ (x ^ '"'*lo8) & hi8
+	bslash := (x ^ '\\'*lo8 - lo8) &^ (x ^ '\\'*lo8) & hi8
+	return ctl|quote|bslash|x&hi8 != 0
 }
 
 // cleanUTF8 replaces invalid UTF-8 as the JSON encoding does, so that the
@@ -271,8 +239,10 @@ func idTime(id string) (int64, bool) {
 	if err != nil {
 		return 0, false
 	}
-	if _, err := hex.DecodeString(id); err != nil {
-		return 0, false
+	for i := 12; i < 24; i++ {
+		if c := id[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return 0, false
+		}
 	}
 	return int64(v), true
 }
@@ -308,6 +278,21 @@ func (r row) fields() []kv {
 	return out
 }
 
+// raw is the raw record of an event: stored whole, or (format 2) with
+// the statement cut out at byte offset rs.
+func (r row) raw() string {
+	raw := r["raw"]
+	v, ok := r["rs"]
+	if !ok {
+		return raw
+	}
+	i, err := strconv.Atoi(v)
+	if err != nil || i < 0 || i > len(raw) {
+		return raw
+	}
+	return raw[:i] + r["statement"] + raw[i:]
+}
+
 // toEvent decodes an event record.
 func (r row) toEvent() (*event.Event, error) {
 	t, err := r.time()
@@ -318,7 +303,7 @@ func (r row) toEvent() (*event.Event, error) {
 		ID: r["id"], Time: t, Source: r["source"], Format: r["format"], User: r["user"], ClientIP: r["client_ip"],
 		Server: r["server"], Database: r["database"], Objects: parseList(r["objects"]), Statement: r["statement"], Digest: r["digest"],
 		StatusCode: r["status_code"], Reason: r["reason"], ConnectionID: r["connection_id"], Detections: parseList(r["detections"]),
-		Raw: r["raw"], Origin: event.Origin{File: r["origin_file"], Offset: r.int("origin_offset"), Line: r.int("origin_line")},
+		Raw: r.raw(), Origin: event.Origin{File: r["origin_file"], Offset: r.int("origin_offset"), Line: r.int("origin_line")},
 	}
 	ev.System, _ = event.ParseSystem(r["system"])
 	ev.Category, _ = event.ParseCategory(r["category"])

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -86,7 +87,7 @@ type Store struct {
 	mu      sync.Mutex
 	seq     int64
 	prev    []byte
-	fields  []kv
+	enc     evEnc
 	buf     []byte
 	genLast int64
 
@@ -172,9 +173,10 @@ func Open(opts Options) (*Store, error) {
 
 func (s *Store) headPath() string { return filepath.Join(s.opts.QueueDir, "chain-head") }
 
-// loadHead recovers the chain head: the newest of the head file and the
-// last event still queued; with neither (a new state directory), the
-// exporter's last event in VictoriaLogs, if it answers.
+// loadHead recovers the chain head: from the head file, advanced over
+// the newer events still queued; with neither (a new state directory),
+// from this exporter's last checkpoint in VictoriaLogs, if it answers,
+// advanced over the events after it.
 func (s *Store) loadHead() {
 	if b, err := os.ReadFile(s.headPath()); err == nil {
 		var seq int64
@@ -185,27 +187,54 @@ func (s *Store) loadHead() {
 			}
 		}
 	}
-	if r, ok := s.q.lastEvent(); ok && r["exporter"] == s.opts.Exporter {
-		if seq := r.int("seq"); seq > s.seq {
-			if hb, err := hex.DecodeString(r["hash"]); err == nil && len(hb) == 32 {
-				s.seq, s.prev = seq, hb
-			}
-		}
+	if rows := s.q.tailEvents(s.opts.Exporter, s.seq); len(rows) > 0 {
+		s.advance(rows)
 	}
 	if s.seq > 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	q := "kind:=event exporter:=" + lit(s.opts.Exporter) + " | sort by (seq desc) | limit 1 | fields seq, hash"
-	err := s.cl.query(ctx, q, func(r row) bool {
-		if hb, err := hex.DecodeString(r["hash"]); err == nil && len(hb) == 32 {
-			s.seq, s.prev = r.int("seq"), hb
+	base := "kind:=event exporter:=" + lit(s.opts.Exporter)
+	var rows []row
+	err := s.cl.query(ctx, base+" hash:* | sort by (seq desc) | limit 1", func(r row) bool { rows = append(rows, r); return false })
+	if err == nil {
+		after := int64(0)
+		if len(rows) > 0 {
+			after = rows[0].int("seq")
 		}
-		return false
-	})
+		err = s.cl.query(ctx, base+" seq:>"+strconv.FormatInt(after, 10)+" | sort by (seq) | limit "+strconv.Itoa(4*checkpointEvery), func(r row) bool {
+			rows = append(rows, r)
+			return true
+		})
+	}
 	if err != nil {
 		s.log.Warn("victorialogs: cannot read this exporter's chain head; a new chain starts", "exporter", s.opts.Exporter, "err", err)
+		return
+	}
+	s.advance(rows)
+}
+
+// advance moves the chain head over event records in sequence order: a
+// record with its full hash is taken as it is, the next record after the
+// head is hashed on.
+func (s *Store) advance(rows []row) {
+	for _, r := range rows {
+		seq := r.int("seq")
+		if seq <= s.seq {
+			continue
+		}
+		if hb, ok := r.fullHash(); ok {
+			s.seq, s.prev = seq, hb
+			continue
+		}
+		t, err := r.time()
+		if seq != s.seq+1 || err != nil {
+			s.log.Warn("victorialogs: the chain head cannot be recovered past a gap", "exporter", s.opts.Exporter, "head", s.seq, "next", seq)
+			return
+		}
+		h := r.rowHash(s.prev, t, seq)
+		s.seq, s.prev = seq, h[:]
 	}
 }
 
@@ -235,14 +264,8 @@ func (s *Store) Consume(ev *event.Event) {
 		c.ID = s.ids.Next(c.Time)
 	}
 	c.Statement, c.Raw, c.Reason = cleanUTF8(redact.String(c.Statement)), cleanUTF8(redact.String(c.Raw)), cleanUTF8(redact.String(c.Reason))
-	c.User, c.Source, c.ClientIP, c.Digest, c.ConnectionID = cleanUTF8(c.User), cleanUTF8(c.Source), cleanUTF8(c.ClientIP), cleanUTF8(c.Digest), cleanUTF8(c.ConnectionID)
-	s.fields = eventFields(s.fields[:0], &c, s.opts.Exporter, s.xk)
-	for i := range s.fields {
-		s.fields[i].v = cleanUTF8(s.fields[i].v)
-	}
 	seq := s.seq + 1
-	h := chainHash(s.prev, s.fields, c.Time.UnixNano(), seq)
-	b := appendRecord(s.buf[:0], c.Time, msgOf(&c), s.fields, kv{"seq", strconv.FormatInt(seq, 10)}, kv{"hash", hex.EncodeToString(h)})
+	b, h := s.enc.appendEvent(s.buf[:0], &c, s.opts.Exporter, s.xk, seq, s.prev)
 	// The detections of the event, whole (Hits) or by rule name.
 	tb, _ := idTB(c.ID)
 	if len(c.Hits) > 0 {
@@ -270,7 +293,8 @@ func (s *Store) Consume(ev *event.Event) {
 		s.noteErr(err)
 		return
 	}
-	s.seq, s.prev = seq, h
+	s.seq = seq
+	copy(s.prev, h[:])
 }
 
 func appendDetection(b []byte, d *store.Detection, exporter, xk, did string, tb uint64) []byte {
@@ -279,11 +303,6 @@ func appendDetection(b []byte, d *store.Detection, exporter, xk, did string, tb 
 		fs[i].v = cleanUTF8(fs[i].v)
 	}
 	return appendRecord(b, d.Time, "detection "+d.Rule, fs)
-}
-
-// msgOf is the record's message: short, for people browsing VictoriaLogs.
-func msgOf(ev *event.Event) string {
-	return ev.Category.String() + " " + ev.Action.String() + " " + ev.Outcome.String()
 }
 
 func (s *Store) noteErr(err error) {
@@ -424,7 +443,7 @@ func (s *Store) sender() {
 		backoff = 100 * time.Millisecond
 		s.stored.Add(seg.events)
 		s.mu.Lock()
-		seq, h := s.seq, s.prev
+		seq, h := s.seq, slices.Clone(s.prev)
 		s.mu.Unlock()
 		s.q.sent(seg)
 		s.saveHead(seq, h)
