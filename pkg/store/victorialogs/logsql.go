@@ -90,13 +90,29 @@ func timeRange(from, to time.Time) string {
 	return ""
 }
 
-// eventFilter is the LogsQL filter of f over event records.
+// streamIn is the stream filter {field in("v1", "v2")} over a stream
+// field (source, system): VictoriaLogs selects the streams from its index
+// and reads no other block, where a field filter reads every block's
+// column.
+func streamIn(field string, vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	qs := make([]string, len(vs))
+	for i, v := range vs {
+		qs[i] = lit(v)
+	}
+	return "{" + field + " in(" + strings.Join(qs, ",") + ")}"
+}
+
+// eventFilter is the LogsQL filter of f over event records: the time
+// range first, then the stream filters, then the field filters.
 func eventFilter(f *store.Filter) *query {
 	q := &query{}
-	q.add("kind:=" + kindEvent)
 	q.add(timeRange(f.From, f.To))
-	q.add(in("source", f.Source))
-	q.add(in("system", names(f.System)))
+	q.add(streamIn("source", f.Source))
+	q.add(streamIn("system", names(f.System)))
+	q.add("kind:=" + kindEvent)
 	q.add(in("category", names(f.Category)))
 	q.add(in("outcome", names(f.Outcome)))
 	q.add(in("action", names(f.Action)))

@@ -16,7 +16,7 @@ import (
 func TestLogsQLQuoting(t *testing.T) {
 	hostile := []string{`x" or user:* | delete`, `\`, `"`, "a\nb", "`", `'`, `*`, `(?i).*`, "é\x00\xff", `) or (`, `| stats count()`}
 	for _, v := range hostile {
-		f := store.Filter{User: []string{v}, Rule: []string{v}, Q: v, Not: &store.Filter{Source: []string{v}}}
+		f := store.Filter{Source: []string{v}, User: []string{v}, Rule: []string{v}, Q: v, Not: &store.Filter{Source: []string{v}}}
 		q := eventFilter(&f).String()
 		// Replace each literal by a placeholder: what remains is the
 		// structure, the same for every value.
@@ -24,7 +24,7 @@ func TestLogsQLQuoting(t *testing.T) {
 		for _, l := range []string{lit(v), lit(ruleRE(v)), lit("(?i)" + regexp.QuoteMeta(v))} {
 			shape = strings.ReplaceAll(shape, l, "V")
 		}
-		want := `kind:=event user:in(V) (detections:~V) (statement:~V or raw:~V) !source:in(V)`
+		want := `{source in(V)} kind:=event user:in(V) (detections:~V) (statement:~V or raw:~V) !source:in(V)`
 		if shape != want {
 			t.Errorf("value %q: query %s\nshape %s\nwant  %s", v, q, shape, want)
 		}

@@ -54,7 +54,27 @@ func (s *Store) page(ctx context.Context, filter, key, tie string, cur pageCurso
 			q += " " + after(tie, cur)
 		}
 		want := limit + 1 - n
-		q += " | sort by (_time desc, " + tie + " desc, xk desc) | limit " + strconv.Itoa(want)
+		order := " | sort by (_time desc, " + tie + " desc, xk desc) | limit " + strconv.Itoa(want)
+		// First the order keys alone: the time range that the next
+		// records span (VictoriaLogs reads three small columns over the
+		// whole range instead of every column).
+		keys := 0
+		var oldest string
+		if err := s.cl.query(ctx, q+" | fields _time, "+tie+", xk"+order, func(r row) bool {
+			keys++
+			oldest = r["_time"]
+			return true
+		}); err != nil {
+			return last, more, err
+		}
+		if keys == 0 {
+			return last, more, nil
+		}
+		if t, err := time.Parse(time.RFC3339Nano, oldest); err == nil {
+			// Then the records whole, from that range only.
+			q += " _time:>=" + ts(t)
+		}
+		q += order
 		got := 0
 		var qerr error
 		err := s.cl.query(ctx, q, func(r row) bool {
@@ -203,14 +223,17 @@ func (s *Store) aggregate(ctx context.Context, f *store.Filter, by store.Dimensi
 }
 
 // mayHaveDuplicates reports whether a resend marker overlaps [from, to).
+// Markers are records without source and system, so their streams are
+// apart from the events' ({source="",system=""} reads only those
+// streams), and a marker's time is the start of its range (lo).
 func (s *Store) mayHaveDuplicates(ctx context.Context, from, to time.Time) (bool, error) {
 	q := &query{}
-	q.add("kind:=" + kindResend)
+	if !to.IsZero() {
+		q.add("_time:<" + ts(to))
+	}
+	q.add(`{source="",system=""} kind:=` + kindResend)
 	if !from.IsZero() {
 		q.add("hi:>=" + strconv.FormatInt(from.UnixNano(), 10))
-	}
-	if !to.IsZero() {
-		q.add("lo:<" + strconv.FormatInt(to.UnixNano(), 10))
 	}
 	found := false
 	err := s.cl.query(ctx, q.String()+" | limit 1 | fields lo", func(row) bool { found = true; return false })
@@ -351,11 +374,11 @@ func (s *Store) Detections(ctx context.Context, q store.DetectionQuery) (store.D
 		}
 	}
 	fq := &query{}
-	fq.add("kind:=" + kindDetection)
 	fq.add(timeRange(q.From, q.To))
+	fq.add(streamIn("source", q.Source))
+	fq.add("kind:=" + kindDetection)
 	fq.add(in("rule", q.Rule))
 	fq.add(in("severity", q.Severity))
-	fq.add(in("source", q.Source))
 	fq.add(in("user", q.User))
 	fq.add(in("client_ip", q.ClientIP))
 	limit := clampLimit(q.Limit)
@@ -452,8 +475,8 @@ func (s *Store) DriftChanges(ctx context.Context, q store.DriftQuery) (store.Dri
 		}
 	}
 	fq := &query{}
-	fq.add("kind:=" + kindDrift)
 	fq.add(timeRange(q.From, q.To))
+	fq.add("kind:=" + kindDrift)
 	fq.add(in("target", q.Target))
 	limit := clampLimit(q.Limit)
 	last, more, err := s.page(ctx, fq.String(), "cid", "tb", cur, q.Cursor != "", limit, func(r row) error {
