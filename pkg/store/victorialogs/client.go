@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -169,8 +168,8 @@ func (c *client) query(ctx context.Context, q string, fn func(row) bool) error {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		r := row{}
-		if err := json.Unmarshal(line, &r); err != nil {
+		r, err := parseRowFast(line)
+		if err != nil {
 			if cerr := ctx.Err(); cerr != nil {
 				return fmt.Errorf("victorialogs query: reading the answer: %w (timeout %v)", cerr, c.opts.Timeout)
 			}

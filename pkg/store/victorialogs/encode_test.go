@@ -115,3 +115,48 @@ func TestEventRecordFormat2(t *testing.T) {
 		tested++
 	}
 }
+
+// TestParseRowFast reads what encoding/json reads.
+func TestParseRowFast(t *testing.T) {
+	lines := []string{
+		`{}`, ` { } `, `{"a":"b"}`, `{"_time":"2026-03-01T00:00:00Z","user":"x\"y\\z\n\u00e9\ud83d\ude00","n":"1"}`,
+		`{"a":"b","a":"c"}`, `{"a":"\xff"}`, `{"a":1}`, `{"a":["x"]}`, `{"a":"b"`, `{"a":"b"}x`, `{"a" : "b" , "c":"d"}`, `[]`, ``, `{"a":"\u0000"}`,
+		`{"a":"b\\"}`, `{"a":"\\\"","b":"c"}`, `{"a":"\ud800x"}`, `{"a":"\ud800\u0041"}`, `{"a":"\udc00\ud800"}`, `{"a":"\ud83d\ude00\u00e9\/\b\f\r\t"}`,
+		`{"a":"\x"}`, `{"a":"\u12"}`, `{"a":"\u12G4"}`, "{\"a\":\"\xff\\n\xc3\"}", `{"a":"\ud800\ud800"}`, `{"a":"\ud800\\"}`,
+	}
+	g := storetest.New(4, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Hour, 50)
+	var e evEnc
+	prev := make([]byte, 32)
+	for ev := g.Next(); ev != nil; ev = g.Next() {
+		b, _ := e.appendEvent(nil, ev, "x", "1", 1, prev)
+		lines = append(lines, strings.TrimSpace(string(b)))
+	}
+	for _, l := range lines {
+		want, werr := parseRow([]byte(l))
+		got, gerr := parseRowFast([]byte(l))
+		if (werr != nil) != (gerr != nil) || werr == nil && !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %v %v\nwant %v %v", l, got, gerr, want, werr)
+		}
+	}
+}
+
+func BenchmarkParseRow(b *testing.B) {
+	var e evEnc
+	ev := storetest.New(4, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Hour, 1).Next()
+	line, _ := e.appendEvent(nil, ev, "x", "1", 1, make([]byte, 32))
+	series := []byte(`{"_time":"2026-03-01T00:01:00Z","category":"read","c":"1234"}`)
+	for _, bc := range []struct {
+		name string
+		line []byte
+		fn   func([]byte) (row, error)
+	}{{"event/json", line, parseRow}, {"event/fast", line, parseRowFast}, {"series/json", series, parseRow}, {"series/fast", series, parseRowFast}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bc.fn(bc.line); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

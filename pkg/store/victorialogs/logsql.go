@@ -105,6 +105,9 @@ func streamIn(field string, vs []string) string {
 	return "{" + field + " in(" + strings.Join(qs, ",") + ")}"
 }
 
+// exporterStream is the stream filter of one exporter's records.
+func exporterStream(name string) string { return "{exporter=" + lit(name) + "}" }
+
 // eventFilter is the LogsQL filter of f over event records: the time
 // range first, then the stream filters, then the field filters.
 func eventFilter(f *store.Filter) *query {

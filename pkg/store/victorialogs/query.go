@@ -497,7 +497,7 @@ func (s *Store) DriftChanges(ctx context.Context, q store.DriftQuery) (store.Dri
 }
 
 // integrityChunk is the number of sequence numbers read per query.
-const integrityChunk = 5000
+const integrityChunk = 20000
 
 // Integrity verifies each exporter's hash chain over sequence numbers
 // [q.Start, q.End] (0: its first or last event) and reports the first
@@ -571,7 +571,7 @@ func (s *Store) Integrity(ctx context.Context, q store.IntegrityQuery) (store.In
 // full hash before start), the records up to the first full hash can be
 // checked for gaps only, and that hash is trusted.
 func (s *Store) verifyChain(ctx context.Context, exporter string, start, end, lo int64) (checked int64, head string, brk *store.IntegrityBreak, err error) {
-	base := "kind:=event exporter:=" + lit(exporter)
+	base := exporterStream(exporter) + " kind:=event"
 	prev := make([]byte, 32)
 	anchored := true
 	from := start

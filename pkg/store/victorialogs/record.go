@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/dbsec/dbsec/pkg/event"
@@ -361,4 +362,161 @@ func (r row) toDetection() (store.Detection, error) {
 		ID: r["did"], Time: t, RuleID: r["rule_id"], Rule: r["rule"], Title: r["title"], Severity: r["severity"], Message: r["message"],
 		Source: r["source"], User: r["user"], ClientIP: r["client_ip"], Entity: r["entity"], EventID: r["event_id"], Evidence: parseList(r["evidence"]),
 	}, nil
+}
+
+// parseRowFast decodes a flat JSON object of string values (each line of
+// VictoriaLogs' answer) without reflection; anything else goes to
+// encoding/json.
+func parseRowFast(b []byte) (row, error) {
+	r := make(row, 16)
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return parseRow(b)
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return r, nil
+	}
+	for {
+		k, j, ok := jsonStr(b, i)
+		if !ok {
+			return parseRow(b)
+		}
+		j = skipSpace(b, j)
+		if j >= len(b) || b[j] != ':' {
+			return parseRow(b)
+		}
+		v, j2, ok := jsonStr(b, skipSpace(b, j+1))
+		if !ok {
+			return parseRow(b)
+		}
+		r[k] = v
+		i = skipSpace(b, j2)
+		if i >= len(b) {
+			return parseRow(b)
+		}
+		if b[i] == '}' {
+			if skipSpace(b, i+1) != len(b) {
+				return parseRow(b)
+			}
+			return r, nil
+		}
+		if b[i] != ',' {
+			return parseRow(b)
+		}
+		i = skipSpace(b, i+1)
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// jsonStr reads the JSON string at b[i:] and returns it and the index
+// after it; strings with escapes are decoded by encoding/json.
+func jsonStr(b []byte, i int) (string, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", i, false
+	}
+	esc := false
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '\\':
+			esc = true
+			j++
+		case c == '"':
+			if !esc && utf8.Valid(b[i+1:j]) {
+				return string(b[i+1 : j]), j + 1, true
+			}
+			s, ok := unescapeJSON(b[i+1 : j])
+			return s, j + 1, ok
+		case c < 0x20:
+			return "", j, false
+		}
+	}
+	return "", len(b), false
+}
+
+// unescapeJSON decodes the body of a JSON string with escapes as
+// encoding/json does (invalid UTF-8 and lone surrogates become U+FFFD).
+func unescapeJSON(b []byte) (string, bool) {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c != '\\' {
+			if c < utf8.RuneSelf {
+				out = append(out, c)
+				i++
+				continue
+			}
+			r, size := utf8.DecodeRune(b[i:])
+			out = utf8.AppendRune(out, r) // U+FFFD for an invalid byte
+			i += size
+			continue
+		}
+		if i+1 >= len(b) {
+			return "", false
+		}
+		switch b[i+1] {
+		case '"', '\\', '/':
+			out = append(out, b[i+1])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(b[i+2:])
+			if !ok {
+				return "", false
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
+					r2, ok := hex4(b[i+2:])
+					if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+						out = utf8.AppendRune(out, dec)
+						i += 6
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		default:
+			return "", false
+		}
+		i += 2
+	}
+	return string(out), true
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }

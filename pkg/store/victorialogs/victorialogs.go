@@ -195,7 +195,7 @@ func (s *Store) loadHead() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	base := "kind:=event exporter:=" + lit(s.opts.Exporter)
+	base := exporterStream(s.opts.Exporter) + " kind:=event"
 	var rows []row
 	err := s.cl.query(ctx, base+" hash:* | sort by (seq desc) | limit 1", func(r row) bool { rows = append(rows, r); return false })
 	if err == nil {
@@ -480,7 +480,7 @@ func (s *Store) verify(ctx context.Context, force bool) bool {
 		ok := true
 		if seg.events > 0 {
 			var n int64 = -1
-			q := "kind:=event exporter:=" + lit(s.opts.Exporter) + " seq:range[" + strconv.FormatInt(seg.lo, 10) + ", " + strconv.FormatInt(seg.hi, 10) + "] | stats count_uniq(seq) n"
+			q := exporterStream(s.opts.Exporter) + " kind:=event" + " seq:range[" + strconv.FormatInt(seg.lo, 10) + ", " + strconv.FormatInt(seg.hi, 10) + "] | stats count_uniq(seq) n"
 			if err := s.cl.query(ctx, q, func(r row) bool { n = r.int("n"); return false }); err != nil {
 				return false // try again later
 			}
@@ -568,7 +568,7 @@ func (s *Store) Flush(ctx context.Context) error {
 	if seq == 0 {
 		return nil
 	}
-	q := "kind:=event exporter:=" + lit(s.opts.Exporter) + " seq:=" + strconv.FormatInt(seq, 10) + " | limit 1 | fields seq"
+	q := exporterStream(s.opts.Exporter) + " kind:=event" + " seq:=" + strconv.FormatInt(seq, 10) + " | limit 1 | fields seq"
 	for {
 		found := false
 		if err := s.cl.query(ctx, q, func(row) bool { found = true; return false }); err != nil {
