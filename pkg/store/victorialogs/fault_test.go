@@ -42,7 +42,7 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 func rawCount(t *testing.T, s *Store, exporter string) (records, distinct int64) {
 	t.Helper()
 	retry(t, func() error {
-		return s.cl.query(context.Background(), "kind:=event exporter:="+lit(exporter)+" | stats count() n, count_uniq(id) u", func(r row) bool {
+		return s.cl.query(context.Background(), "kind:=event exporter:="+lit(exporter)+" | stats count() n, count_uniq(seq) u", func(r row) bool {
 			records, distinct = r.int("n"), r.int("u")
 			return false
 		})

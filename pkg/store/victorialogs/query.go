@@ -131,7 +131,7 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) (store.EventPage
 		}
 	}
 	limit := clampLimit(q.Limit)
-	last, more, err := s.page(ctx, eventFilter(&q.Filter).String(), "id", "seq", cur, q.Cursor != "", limit, func(r row) error {
+	last, more, err := s.page(ctx, eventFilter(&q.Filter).String(), "seq", "seq", cur, q.Cursor != "", limit, func(r row) error {
 		ev, err := r.toEvent()
 		if err != nil {
 			return err
@@ -155,10 +155,19 @@ func (s *Store) Event(ctx context.Context, id string) (*event.Event, error) {
 		return nil, store.ErrNotFound
 	}
 	t := time.UnixMilli(ms)
-	q := "kind:=event " + timeRange(t, t.Add(time.Millisecond)) + " id:=" + lit(id) + " | limit 1"
+	q := timeRange(t, t.Add(time.Millisecond)) + " kind:=event "
+	if ii, _, ok := splitID(id); ok {
+		// Stored as ii and ig (format 2) or whole (format 1).
+		q += "(ii:=" + strconv.FormatUint(uint64(ii), 10) + " or id:=" + lit(id) + ") | limit 10000"
+	} else {
+		q += "id:=" + lit(id) + " | limit 1"
+	}
 	var ev *event.Event
 	var derr error
 	err := s.cl.query(ctx, q, func(r row) bool {
+		if r.eventID() != id {
+			return true
+		}
 		ev, derr = r.toEvent()
 		return false
 	})
@@ -181,7 +190,7 @@ func stepOf(d time.Duration) string {
 	return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
 }
 
-// aggregate runs "stats by (…) count_uniq(id)" over the events of f; step
+// aggregate runs "stats by (…) count()" over the events of f; step
 // 0 groups by the dimension only.
 func (s *Store) aggregate(ctx context.Context, f *store.Filter, by store.Dimension, step time.Duration, only []string, tail string, fn func(r row)) error {
 	fq := eventFilter(f)
@@ -210,9 +219,9 @@ func (s *Store) aggregate(ctx context.Context, f *store.Filter, by store.Dimensi
 		return err
 	}
 	if dups {
-		// Two exporters' events may share an id: a copy is the same
-		// id from the same exporter.
-		count = "count_uniq(exporter, id)"
+		// A copy is a record with the same exporter and seq (two
+		// exporters' events may share an id).
+		count = "count_uniq(exporter, seq)"
 	}
 	q := fq.String() + pre + " | stats"
 	if len(groups) > 0 {
@@ -610,7 +619,7 @@ func (s *Store) verifyChain(ctx context.Context, exporter string, start, end, lo
 				// A retried batch repeats records whole; anything else
 				// with the same number is a forgery.
 				if r["hash"] != prevRow["hash"] || fmt.Sprint(r.fields()) != fmt.Sprint(prevRow.fields()) || r["_time"] != prevRow["_time"] {
-					brk = &store.IntegrityBreak{Seq: seq, ID: r["id"], Reason: "two different events carry this sequence number"}
+					brk = &store.IntegrityBreak{Seq: seq, ID: r.eventID(), Reason: "two different events carry this sequence number"}
 					return false
 				}
 				return true
@@ -627,7 +636,7 @@ func (s *Store) verifyChain(ctx context.Context, exporter string, start, end, lo
 			if anchored {
 				h := r.rowHash(prev, t, seq)
 				if ok, _ := r.checkHash(h); !ok {
-					brk = &store.IntegrityBreak{Seq: seq, ID: r["id"], Reason: "hash mismatch: the event or its predecessor was modified"}
+					brk = &store.IntegrityBreak{Seq: seq, ID: r.eventID(), Reason: "hash mismatch: the event or its predecessor was modified"}
 					return false
 				}
 				prev = h[:]

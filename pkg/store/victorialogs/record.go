@@ -301,7 +301,7 @@ func (r row) toEvent() (*event.Event, error) {
 		return nil, err
 	}
 	ev := &event.Event{
-		ID: r["id"], Time: t, Source: r["source"], Format: r["format"], User: r["user"], ClientIP: r["client_ip"],
+		ID: r.eventID(), Time: t, Source: r["source"], Format: r["format"], User: r["user"], ClientIP: r["client_ip"],
 		Server: r["server"], Database: r["database"], Objects: parseList(r["objects"]), Statement: r["statement"], Digest: r["digest"],
 		StatusCode: r["status_code"], Reason: r["reason"], ConnectionID: r["connection_id"], Detections: parseList(r["detections"]),
 		Raw: r.raw(), Origin: event.Origin{File: r["origin_file"], Offset: r.int("origin_offset"), Line: r.int("origin_line")},
