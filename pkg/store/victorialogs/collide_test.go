@@ -2,6 +2,7 @@ package victorialogs
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,6 +107,10 @@ func TestExportersWithCollidingIDs(t *testing.T) {
 		if err != nil || !rep.OK || rep.Checked != want {
 			t.Errorf("integrity: %+v %v, want %d verified", rep, err, want)
 		}
+		if len(rep.Chains) != 2 || rep.Chains[0].Exporter != "host-a" || rep.Chains[1].Exporter != "host-b" ||
+			!rep.Chains[0].OK || !rep.Chains[1].OK || rep.Chains[0].Checked != N+1 || rep.Chains[1].Checked != N+1 {
+			t.Errorf("integrity per exporter: %+v", rep.Chains)
+		}
 	}
 	t.Run("counted", check)
 	// A resend marker over the range: aggregations count distinct records.
@@ -118,4 +123,35 @@ func TestExportersWithCollidingIDs(t *testing.T) {
 		return err == nil && dups
 	})
 	t.Run("distinct", check)
+
+	// A third exporter whose chain misses its second event: the report
+	// names it, and the other two chains are verified all the same.
+	var e evEnc
+	var body []byte
+	prev := make([]byte, 32)
+	g = storetest.New(6, faultStart.Add(2*time.Hour), time.Minute, 3)
+	for seq := int64(1); seq <= 3; seq++ {
+		ev := g.Next()
+		b, h := e.appendEvent(nil, ev, "host-c", exporterKey("host-c"), seq, prev)
+		if seq != 2 {
+			body = append(body, b...)
+		}
+		prev = h[:]
+	}
+	if err := a.cl.insert(ctx, body); err != nil {
+		t.Fatal(err)
+	}
+	a.cl.forceFlush(ctx)
+	var rep store.IntegrityReport
+	waitUntil(t, 10*time.Second, "the third exporter's records are searchable", func() bool {
+		var err error
+		rep, err = a.Integrity(ctx, store.IntegrityQuery{})
+		return err == nil && len(rep.Chains) == 3 && rep.Chains[2].End == 3
+	})
+	c := rep.Chains[2]
+	if rep.OK || rep.FirstBreak == nil || !strings.HasPrefix(rep.FirstBreak.Reason, "exporter host-c:") || rep.Head != "" ||
+		c.Exporter != "host-c" || c.OK || c.Break == nil || c.Break.Seq != 2 || !strings.Contains(c.Break.Reason, "missing") ||
+		!rep.Chains[0].OK || !rep.Chains[1].OK || rep.Chains[0].Checked != N+1 || rep.Chains[1].Checked != N+1 || rep.Chains[0].Head == "" {
+		t.Errorf("integrity with a gap in one chain: %+v %+v chains %+v", rep, rep.FirstBreak, rep.Chains)
+	}
 }

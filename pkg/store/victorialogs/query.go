@@ -509,12 +509,13 @@ func (s *Store) DriftChanges(ctx context.Context, q store.DriftQuery) (store.Dri
 const integrityChunk = 20000
 
 // Integrity verifies each exporter's hash chain over sequence numbers
-// [q.Start, q.End] (0: its first or last event) and reports the first
-// break: a missing event (a lost batch: a gap in the sequence), an event
-// whose hash does not verify (an edit), or two different records with the
-// same sequence number. Records repeated by a retry are identical and
-// verify. With one exporter, Head is its head hash; with several, the
-// sha256 of "exporter:head" lines in name order.
+// [q.Start, q.End] (0: its first or last event), reports each chain in
+// Chains and, in FirstBreak, the first break in exporter name order: a
+// missing event (a lost batch: a gap in the sequence), an event whose
+// hash does not verify (an edit), or two different records with the same
+// sequence number. Records repeated by a retry are identical and verify.
+// With one exporter, Head is its head hash; with several, the sha256 of
+// "exporter:head" lines in name order (no head when a chain breaks).
 func (s *Store) Integrity(ctx context.Context, q store.IntegrityQuery) (store.IntegrityReport, error) {
 	rep := store.IntegrityReport{OK: true}
 	type chain struct {
@@ -549,21 +550,32 @@ func (s *Store) Integrity(ctx context.Context, q store.IntegrityQuery) (store.In
 		} else {
 			rep.Start, rep.End = min(rep.Start, start), max(rep.End, end)
 		}
+		// Every chain is verified, a break in one does not stop the
+		// others: each is reported on its own.
 		checked, head, brk, err := s.verifyChain(ctx, c.name, start, end, c.lo)
 		if err != nil {
 			return rep, err
 		}
 		rep.Checked += checked
+		cr := store.ChainReport{Exporter: c.name, OK: brk == nil, Start: start, End: end, Checked: checked, Break: brk, Head: head}
+		rep.Chains = append(rep.Chains, cr)
 		if brk != nil {
+			if rep.OK {
+				b := *brk
+				b.Reason = "exporter " + c.name + ": " + b.Reason
+				rep.FirstBreak = &b
+			}
 			rep.OK = false
-			brk.Reason = "exporter " + c.name + ": " + brk.Reason
-			rep.FirstBreak = brk
-			return rep, nil
+			continue
 		}
 		if len(chains) == 1 {
 			rep.Head = head
 		}
 		fmt.Fprintf(heads, "%s:%s\n", c.name, head)
+	}
+	if !rep.OK {
+		rep.Head = ""
+		return rep, nil
 	}
 	if len(chains) > 1 {
 		rep.Head = hex.EncodeToString(heads.Sum(nil))
