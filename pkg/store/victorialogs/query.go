@@ -211,24 +211,41 @@ func (s *Store) aggregate(ctx context.Context, f *store.Filter, by store.Dimensi
 	if field != "" {
 		groups = append(groups, field)
 	}
-	// Counting records is much cheaper than counting distinct ids; it is
-	// exact unless a batch in the range was sent twice.
-	count := "count()"
-	dups, err := s.mayHaveDuplicates(ctx, f.From, f.To)
-	if err != nil {
-		return err
-	}
-	if dups {
-		// A copy is a record with the same exporter and seq (two
-		// exporters' events may share an id).
-		count = "count_uniq(exporter, seq)"
-	}
+	// Counting records is much cheaper than counting distinct records;
+	// it is exact unless a batch in the range was sent twice. The check
+	// for that runs beside the count, which is run again counting
+	// distinct records when a resend marker overlaps the range.
 	q := fq.String() + pre + " | stats"
 	if len(groups) > 0 {
 		q += " by (" + strings.Join(groups, ", ") + ")"
 	}
-	q += " " + count + " c" + tail
-	return s.cl.query(ctx, q, func(r row) bool { fn(r); return true })
+	var dups bool
+	var derr error
+	checked := make(chan struct{})
+	go func() {
+		defer close(checked)
+		dups, derr = s.mayHaveDuplicates(ctx, f.From, f.To)
+	}()
+	var rows []row
+	collect := func(r row) bool { rows = append(rows, r); return true }
+	err := s.cl.query(ctx, q+" count() c"+tail, collect)
+	<-checked
+	if err == nil {
+		err = derr
+	}
+	if err == nil && dups {
+		// A copy is a record with the same exporter and seq (two
+		// exporters' events may share an id).
+		rows = rows[:0]
+		err = s.cl.query(ctx, q+" count_uniq(exporter, seq) c"+tail, collect)
+	}
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		fn(r)
+	}
+	return nil
 }
 
 // mayHaveDuplicates reports whether a resend marker overlaps [from, to).
