@@ -177,7 +177,7 @@ start_at = "beginning"
 	// records: stored event records (a batch sent again after the kill
 	// is stored twice); events: distinct ids; lines: distinct statements.
 	count := func() (records, events, lines int64) {
-		resp, err := http.PostForm(vl.URL()+"/select/logsql/query", url.Values{"query": {`kind:=event exporter:="kill-test" | stats count() n, count_uniq(id) e, count_uniq(statement) u`}})
+		resp, err := http.PostForm(vl.URL()+"/select/logsql/query", url.Values{"query": {`kind:=event exporter:="kill-test" | stats count() n, count_uniq(seq) e, count_uniq(statement) u`}})
 		if err != nil {
 			return 0, 0, 0
 		}

@@ -168,6 +168,19 @@ type IntegrityReport struct {
 	Checked    int64           `json:"checked"`
 	FirstBreak *IntegrityBreak `json:"first_break,omitempty"`
 	Head       string          `json:"head,omitempty"`
+	// Chains: each exporter's chain (VictoriaLogs engine only).
+	Chains []ChainReport `json:"chains,omitempty"`
+}
+
+// ChainReport is the verification of one exporter's chain.
+type ChainReport struct {
+	Exporter string          `json:"exporter"`
+	OK       bool            `json:"ok"`
+	Start    int64           `json:"start_seq"`
+	End      int64           `json:"end_seq"`
+	Checked  int64           `json:"checked"`
+	Break    *IntegrityBreak `json:"break,omitempty"`
+	Head     string          `json:"head,omitempty"`
 }
 
 // StoreStats are the store's counters in /status.
@@ -260,6 +273,13 @@ func wireIntegrity(r store.IntegrityReport) IntegrityReport {
 	out := IntegrityReport{OK: r.OK, Start: r.Start, End: r.End, Checked: r.Checked, Head: r.Head}
 	if r.FirstBreak != nil {
 		out.FirstBreak = &IntegrityBreak{Seq: r.FirstBreak.Seq, ID: r.FirstBreak.ID, Reason: r.FirstBreak.Reason}
+	}
+	for _, c := range r.Chains {
+		w := ChainReport{Exporter: c.Exporter, OK: c.OK, Start: c.Start, End: c.End, Checked: c.Checked, Head: c.Head}
+		if c.Break != nil {
+			w.Break = &IntegrityBreak{Seq: c.Break.Seq, ID: c.Break.ID, Reason: c.Break.Reason}
+		}
+		out.Chains = append(out.Chains, w)
 	}
 	return out
 }

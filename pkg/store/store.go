@@ -327,6 +327,20 @@ type IntegrityReport struct {
 	FirstBreak *IntegrityBreak `json:"first_break,omitempty"`
 	// Head is the hash of the last verified event (hex).
 	Head string `json:"head,omitempty"`
+	// Chains reports each chain on its own, for engines that keep one
+	// per exporter (victorialogs); empty otherwise.
+	Chains []ChainReport `json:"chains,omitempty"`
+}
+
+// ChainReport is the verification of one exporter's chain.
+type ChainReport struct {
+	Exporter string          `json:"exporter"`
+	OK       bool            `json:"ok"`
+	Start    int64           `json:"start_seq"`
+	End      int64           `json:"end_seq"`
+	Checked  int64           `json:"checked"`
+	Break    *IntegrityBreak `json:"break,omitempty"`
+	Head     string          `json:"head,omitempty"`
 }
 
 // Stats are the store's counters.

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -146,7 +145,12 @@ var errTooLarge = errors.New("victorialogs: the answer exceeds the response limi
 func (c *client) query(ctx context.Context, q string, fn func(row) bool) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	form := url.Values{"query": {q}}
+	// Never a partial answer: a front node started with
+	// -search.allowPartialResponse answers from the storage nodes it
+	// reaches, with status 200 and nothing that says the answer is
+	// partial; allow_partial_response=0 makes it fail instead (502, naming
+	// the node), as it does by default.
+	form := url.Values{"query": {q}, "allow_partial_response": {"0"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.selectURL+"/select/logsql/query", strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
@@ -169,8 +173,8 @@ func (c *client) query(ctx context.Context, q string, fn func(row) bool) error {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		r := row{}
-		if err := json.Unmarshal(line, &r); err != nil {
+		r, err := parseRowFast(line)
+		if err != nil {
 			if cerr := ctx.Err(); cerr != nil {
 				return fmt.Errorf("victorialogs query: reading the answer: %w (timeout %v)", cerr, c.opts.Timeout)
 			}

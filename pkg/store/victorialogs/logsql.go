@@ -90,13 +90,32 @@ func timeRange(from, to time.Time) string {
 	return ""
 }
 
-// eventFilter is the LogsQL filter of f over event records.
+// streamIn is the stream filter {field in("v1", "v2")} over a stream
+// field (source, system): VictoriaLogs selects the streams from its index
+// and reads no other block, where a field filter reads every block's
+// column.
+func streamIn(field string, vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	qs := make([]string, len(vs))
+	for i, v := range vs {
+		qs[i] = lit(v)
+	}
+	return "{" + field + " in(" + strings.Join(qs, ",") + ")}"
+}
+
+// exporterStream is the stream filter of one exporter's records.
+func exporterStream(name string) string { return "{exporter=" + lit(name) + "}" }
+
+// eventFilter is the LogsQL filter of f over event records: the time
+// range first, then the stream filters, then the field filters.
 func eventFilter(f *store.Filter) *query {
 	q := &query{}
-	q.add("kind:=" + kindEvent)
 	q.add(timeRange(f.From, f.To))
-	q.add(in("source", f.Source))
-	q.add(in("system", names(f.System)))
+	q.add(streamIn("source", f.Source))
+	q.add(streamIn("system", names(f.System)))
+	q.add("kind:=" + kindEvent)
 	q.add(in("category", names(f.Category)))
 	q.add(in("outcome", names(f.Outcome)))
 	q.add(in("action", names(f.Action)))
@@ -143,9 +162,54 @@ func groupBy(d store.Dimension, f *store.Filter) (pre, field string) {
 	return pre, "detections"
 }
 
-// Cursors are opaque: base64url of "kind:a:b".
+// Cursors are opaque: base64url of "kind:a:b" or "kind:a:b:x".
 func encodeCursor(kind string, a int64, b uint64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + strconv.FormatInt(a, 10) + ":" + strconv.FormatUint(b, 10)))
+}
+
+// pageCursor is the place of the last record of a page in the order
+// _time desc, tie desc, xk desc (tie: seq for events, tb for detections
+// and drift changes, in tb): xk (the exporter key) breaks the tie of two
+// exporters' records with the same time and tie number (-1: the record
+// has none, as records written before xk existed).
+type pageCursor struct {
+	t  int64
+	tb uint64
+	xk int64
+}
+
+func (c pageCursor) encode(kind string) string {
+	s := kind + ":" + strconv.FormatInt(c.t, 10) + ":" + strconv.FormatUint(c.tb, 10)
+	if c.xk >= 0 {
+		s += ":" + strconv.FormatInt(c.xk, 10)
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
+}
+
+func decodePageCursor(kind, s string) (pageCursor, error) {
+	bad := &store.ParamError{Param: "cursor", Msg: "invalid cursor (pass next_cursor from a previous page unchanged)"}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return pageCursor{}, bad
+	}
+	parts := strings.Split(string(raw), ":")
+	if len(parts) != 3 && len(parts) != 4 || parts[0] != kind {
+		return pageCursor{}, bad
+	}
+	c := pageCursor{xk: -1}
+	var e1, e2, e3 error
+	c.t, e1 = strconv.ParseInt(parts[1], 10, 64)
+	c.tb, e2 = strconv.ParseUint(parts[2], 10, 64)
+	if len(parts) == 4 {
+		c.xk, e3 = strconv.ParseInt(parts[3], 10, 64)
+		if e3 == nil && c.xk < 0 {
+			e3 = strconv.ErrRange
+		}
+	}
+	if e1 != nil || e2 != nil || e3 != nil {
+		return pageCursor{}, bad
+	}
+	return c, nil
 }
 
 func decodeCursor(kind, s string) (int64, uint64, error) {
@@ -166,11 +230,16 @@ func decodeCursor(kind, s string) (int64, uint64, error) {
 	return a, b, nil
 }
 
-// after is the keyset condition "strictly after (t, tb)" in the order
-// _time desc, tb desc.
-func after(t int64, tb uint64) string {
-	at := ts(time.Unix(0, t))
+// after is the keyset condition "strictly after c" in the order _time
+// desc, tie desc, xk desc. Records without xk sort after those with one.
+func after(tie string, c pageCursor) string {
+	at := ts(time.Unix(0, c.t))
+	tb := strconv.FormatUint(c.tb, 10)
 	// The plain upper bound first, so that VictoriaLogs can skip
 	// blocks by time.
-	return "_time:<=" + at + " (_time:<" + at + " or tb:<" + strconv.FormatUint(tb, 10) + ")"
+	q := "_time:<=" + at + " (_time:<" + at + " or " + tie + ":<" + tb
+	if c.xk >= 0 {
+		q += " or (" + tie + ":=" + tb + " (xk:<" + strconv.FormatInt(c.xk, 10) + " or !xk:*))"
+	}
+	return q + ")"
 }

@@ -16,7 +16,7 @@ import (
 func TestLogsQLQuoting(t *testing.T) {
 	hostile := []string{`x" or user:* | delete`, `\`, `"`, "a\nb", "`", `'`, `*`, `(?i).*`, "é\x00\xff", `) or (`, `| stats count()`}
 	for _, v := range hostile {
-		f := store.Filter{User: []string{v}, Rule: []string{v}, Q: v, Not: &store.Filter{Source: []string{v}}}
+		f := store.Filter{Source: []string{v}, User: []string{v}, Rule: []string{v}, Q: v, Not: &store.Filter{Source: []string{v}}}
 		q := eventFilter(&f).String()
 		// Replace each literal by a placeholder: what remains is the
 		// structure, the same for every value.
@@ -24,7 +24,7 @@ func TestLogsQLQuoting(t *testing.T) {
 		for _, l := range []string{lit(v), lit(ruleRE(v)), lit("(?i)" + regexp.QuoteMeta(v))} {
 			shape = strings.ReplaceAll(shape, l, "V")
 		}
-		want := `kind:=event user:in(V) (detections:~V) (statement:~V or raw:~V) !source:in(V)`
+		want := `{source in(V)} kind:=event user:in(V) (detections:~V) (statement:~V or raw:~V) !source:in(V)`
 		if shape != want {
 			t.Errorf("value %q: query %s\nshape %s\nwant  %s", v, q, shape, want)
 		}
@@ -35,8 +35,19 @@ func TestLogsQLQuoting(t *testing.T) {
 		}
 	}
 	// Cursor and time bounds are numbers and fixed-width timestamps.
-	if got := after(1772323200123456789, 42); got != `_time:<=2026-03-01T00:00:00.123456789Z (_time:<2026-03-01T00:00:00.123456789Z or tb:<42)` {
+	if got := after("tb", pageCursor{1772323200123456789, 42, -1}); got != `_time:<=2026-03-01T00:00:00.123456789Z (_time:<2026-03-01T00:00:00.123456789Z or tb:<42)` {
 		t.Errorf("after: %s", got)
+	}
+	if got := after("tb", pageCursor{1772323200123456789, 42, 7}); got != `_time:<=2026-03-01T00:00:00.123456789Z (_time:<2026-03-01T00:00:00.123456789Z or tb:<42 or (tb:=42 (xk:<7 or !xk:*)))` {
+		t.Errorf("after: %s", got)
+	}
+	for _, c := range []pageCursor{{1, 2, -1}, {-5, 1 << 60, 0}, {3, 4, 1<<48 - 1}} {
+		if got, err := decodePageCursor("e", c.encode("e")); err != nil || got != c {
+			t.Errorf("cursor %+v reads back as %+v %v", c, got, err)
+		}
+	}
+	if _, err := decodePageCursor("e", pageCursor{1, 2, 3}.encode("d")); err == nil {
+		t.Error("a cursor of another kind is accepted")
 	}
 	if got := timeRange(time.Unix(1772323200, 0), time.Unix(1772323260, 0)); got != `_time:[2026-03-01T00:00:00.000000000Z, 2026-03-01T00:01:00.000000000Z)` {
 		t.Errorf("time range: %s", got)

@@ -328,34 +328,42 @@ func (q *queue) release() {
 	q.mu.Unlock()
 }
 
-// lastEvent returns the last event record on disk (the newest segment
-// that holds one), for the chain head at start.
-func (q *queue) lastEvent() (row, bool) {
+// tailEvents returns, oldest first, the event records on disk (in
+// sealed segments) of the given exporter with a sequence number above
+// after, back to the newest one that stores its full chain hash: what
+// the chain head at start is recomputed from.
+func (q *queue) tailEvents(exporter string, after int64) []row {
 	q.mu.Lock()
 	segs := slices.Clone(q.sealed)
 	q.mu.Unlock()
+	var out []row // newest first
 	for i := len(segs) - 1; i >= 0; i-- {
 		f, err := os.Open(q.path(segs[i].n))
 		if err != nil {
 			continue
 		}
-		var last []byte
+		var rows []row
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 		for sc.Scan() {
-			if bytes.Contains(sc.Bytes(), []byte(eventMarker)) {
-				last = append(last[:0], sc.Bytes()...)
+			if !bytes.Contains(sc.Bytes(), []byte(eventMarker)) || lineSeq(sc.Bytes()) <= after {
+				continue
+			}
+			if r, err := parseRow(sc.Bytes()); err == nil && r["exporter"] == exporter {
+				rows = append(rows, r)
 			}
 		}
 		f.Close()
-		if last != nil {
-			r, err := parseRow(last)
-			if err == nil {
-				return r, true
+		for j := len(rows) - 1; j >= 0; j-- {
+			out = append(out, rows[j])
+			if _, full := rows[j].fullHash(); full {
+				slices.Reverse(out)
+				return out
 			}
 		}
 	}
-	return nil, false
+	slices.Reverse(out)
+	return out
 }
 
 func parseRow(b []byte) (row, error) {

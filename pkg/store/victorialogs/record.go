@@ -2,13 +2,14 @@ package victorialogs
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/dbsec/dbsec/pkg/event"
@@ -28,6 +29,10 @@ import (
 //	drift      one drift change, whole as JSON in doc
 //	resend     a batch was sent again: records in [lo, hi] may be stored
 //	           twice (see Store.markResend)
+//
+// xk (event, detection, drift) is the exporter key: a number derived from
+// the exporter name that orders two exporters' records with the same time
+// and tb in pages (see exporterKey).
 //
 // exporter, source and system are the stream fields (low cardinality);
 // everything else is an ordinary field. Empty values are left out
@@ -49,62 +54,13 @@ const streamFields = "exporter,source,system"
 // kv is one field of a record.
 type kv struct{ k, v string }
 
-// eventFields returns the fields of ev (without seq, hash and the
-// record's _time/_msg), sorted by key.
-func eventFields(dst []kv, ev *event.Event, exporter string) []kv {
-	add := func(k, v string) {
-		if v != "" {
-			dst = append(dst, kv{k, v})
-		}
-	}
-	add("action", ev.Action.String())
-	add("category", ev.Category.String())
-	add("client_ip", ev.ClientIP)
-	if ev.ClientPort != 0 {
-		add("client_port", strconv.FormatUint(uint64(ev.ClientPort), 10))
-	}
-	add("connection_id", ev.ConnectionID)
-	add("database", ev.Database)
-	if len(ev.Detections) > 0 {
-		add("detections", jsonList(ev.Detections))
-	}
-	add("digest", ev.Digest)
-	if ev.HasDuration {
-		// With a unit, so that VictoriaLogs keeps the text: a column it
-		// stores as floats can come back with other digits
-		// (0.0031 as 0.0031000000000000003).
-		add("duration", strconv.FormatFloat(ev.Duration, 'f', -1, 64)+"s")
-	}
-	add("exporter", exporter)
-	add("format", ev.Format)
-	add("id", ev.ID)
-	add("kind", kindEvent)
-	if len(ev.Objects) > 0 {
-		add("objects", jsonList(ev.Objects))
-	}
-	add("origin_file", ev.Origin.File)
-	if ev.Origin.Line != 0 {
-		add("origin_line", strconv.FormatInt(ev.Origin.Line, 10))
-	}
-	if ev.Origin.Offset != 0 {
-		add("origin_offset", strconv.FormatInt(ev.Origin.Offset, 10))
-	}
-	add("outcome", ev.Outcome.String())
-	add("raw", ev.Raw)
-	add("reason", ev.Reason)
-	if ev.HasRows {
-		add("rows", strconv.FormatInt(ev.Rows, 10))
-	}
-	add("server", ev.Server)
-	add("source", ev.Source)
-	add("statement", ev.Statement)
-	add("status_code", ev.StatusCode)
-	add("system", ev.System.String())
-	if tb, ok := idTB(ev.ID); ok {
-		add("tb", strconv.FormatUint(tb, 10))
-	}
-	add("user", ev.User)
-	return dst
+// exporterKey is the exporter's key xk: the first 48 bits of
+// sha256(name), a number (VictoriaLogs sorts numbers and compares them
+// with :< alike, unlike strings, which sort naturally but compare
+// bytewise).
+func exporterKey(name string) string {
+	h := sha256.Sum256([]byte(name))
+	return strconv.FormatUint(uint64(h[0])<<40|uint64(h[1])<<32|uint64(h[2])<<24|uint64(h[3])<<16|uint64(h[4])<<8|uint64(h[5]), 10)
 }
 
 // jsonList encodes a list of strings as a JSON array.
@@ -186,8 +142,22 @@ const hexDigits = "0123456789abcdef"
 // U+FFFD (as encoding/json does).
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
+	b = appendJSONBody(b, s)
+	return append(b, '"')
+}
+
+// appendJSONBody appends s escaped for a JSON string, without the quotes.
+func appendJSONBody(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while none needs escaping or is not
+		// ASCII.
+		for i+8 <= len(s) && !needsEscape8(binary.LittleEndian.Uint64([]byte(s[i:i+8]))) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -221,8 +191,21 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
+}
+
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// needsEscape8 reports whether any of the 8 bytes in x is a control
+// character, '"', '\\' or not ASCII.
+func needsEscape8(x uint64) bool {
+	ctl := (x - 0x20*lo8) &^ x & hi8
+	quote := (x ^ '"'*lo8 - lo8) &^ (x ^ '"'*lo8) & hi8
+	bslash := (x ^ '\\'*lo8 - lo8) &^ (x ^ '\\'*lo8) & hi8
+	return ctl|quote|bslash|x&hi8 != 0
 }
 
 // cleanUTF8 replaces invalid UTF-8 as the JSON encoding does, so that the
@@ -257,8 +240,10 @@ func idTime(id string) (int64, bool) {
 	if err != nil {
 		return 0, false
 	}
-	if _, err := hex.DecodeString(id); err != nil {
-		return 0, false
+	for i := 12; i < 24; i++ {
+		if c := id[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return 0, false
+		}
 	}
 	return int64(v), true
 }
@@ -294,6 +279,21 @@ func (r row) fields() []kv {
 	return out
 }
 
+// raw is the raw record of an event: stored whole, or (format 2) with
+// the statement cut out at byte offset rs.
+func (r row) raw() string {
+	raw := r["raw"]
+	v, ok := r["rs"]
+	if !ok {
+		return raw
+	}
+	i, err := strconv.Atoi(v)
+	if err != nil || i < 0 || i > len(raw) {
+		return raw
+	}
+	return raw[:i] + r["statement"] + raw[i:]
+}
+
 // toEvent decodes an event record.
 func (r row) toEvent() (*event.Event, error) {
 	t, err := r.time()
@@ -301,10 +301,10 @@ func (r row) toEvent() (*event.Event, error) {
 		return nil, err
 	}
 	ev := &event.Event{
-		ID: r["id"], Time: t, Source: r["source"], Format: r["format"], User: r["user"], ClientIP: r["client_ip"],
+		ID: r.eventID(), Time: t, Source: r["source"], Format: r["format"], User: r["user"], ClientIP: r["client_ip"],
 		Server: r["server"], Database: r["database"], Objects: parseList(r["objects"]), Statement: r["statement"], Digest: r["digest"],
 		StatusCode: r["status_code"], Reason: r["reason"], ConnectionID: r["connection_id"], Detections: parseList(r["detections"]),
-		Raw: r["raw"], Origin: event.Origin{File: r["origin_file"], Offset: r.int("origin_offset"), Line: r.int("origin_line")},
+		Raw: r.raw(), Origin: event.Origin{File: r["origin_file"], Offset: r.int("origin_offset"), Line: r.int("origin_line")},
 	}
 	ev.System, _ = event.ParseSystem(r["system"])
 	ev.Category, _ = event.ParseCategory(r["category"])
@@ -326,7 +326,7 @@ func (r row) toEvent() (*event.Event, error) {
 }
 
 // detection fields, sorted by key.
-func detectionFields(dst []kv, d *store.Detection, exporter, did string, tb uint64) []kv {
+func detectionFields(dst []kv, d *store.Detection, exporter, xk, did string, tb uint64) []kv {
 	add := func(k, v string) {
 		if v != "" {
 			dst = append(dst, kv{k, v})
@@ -349,6 +349,7 @@ func detectionFields(dst []kv, d *store.Detection, exporter, did string, tb uint
 	add("tb", strconv.FormatUint(tb, 10))
 	add("title", d.Title)
 	add("user", d.User)
+	add("xk", xk)
 	return dst
 }
 
@@ -361,4 +362,161 @@ func (r row) toDetection() (store.Detection, error) {
 		ID: r["did"], Time: t, RuleID: r["rule_id"], Rule: r["rule"], Title: r["title"], Severity: r["severity"], Message: r["message"],
 		Source: r["source"], User: r["user"], ClientIP: r["client_ip"], Entity: r["entity"], EventID: r["event_id"], Evidence: parseList(r["evidence"]),
 	}, nil
+}
+
+// parseRowFast decodes a flat JSON object of string values (each line of
+// VictoriaLogs' answer) without reflection; anything else goes to
+// encoding/json.
+func parseRowFast(b []byte) (row, error) {
+	r := make(row, 16)
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return parseRow(b)
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return r, nil
+	}
+	for {
+		k, j, ok := jsonStr(b, i)
+		if !ok {
+			return parseRow(b)
+		}
+		j = skipSpace(b, j)
+		if j >= len(b) || b[j] != ':' {
+			return parseRow(b)
+		}
+		v, j2, ok := jsonStr(b, skipSpace(b, j+1))
+		if !ok {
+			return parseRow(b)
+		}
+		r[k] = v
+		i = skipSpace(b, j2)
+		if i >= len(b) {
+			return parseRow(b)
+		}
+		if b[i] == '}' {
+			if skipSpace(b, i+1) != len(b) {
+				return parseRow(b)
+			}
+			return r, nil
+		}
+		if b[i] != ',' {
+			return parseRow(b)
+		}
+		i = skipSpace(b, i+1)
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// jsonStr reads the JSON string at b[i:] and returns it and the index
+// after it; strings with escapes are decoded by encoding/json.
+func jsonStr(b []byte, i int) (string, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", i, false
+	}
+	esc := false
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '\\':
+			esc = true
+			j++
+		case c == '"':
+			if !esc && utf8.Valid(b[i+1:j]) {
+				return string(b[i+1 : j]), j + 1, true
+			}
+			s, ok := unescapeJSON(b[i+1 : j])
+			return s, j + 1, ok
+		case c < 0x20:
+			return "", j, false
+		}
+	}
+	return "", len(b), false
+}
+
+// unescapeJSON decodes the body of a JSON string with escapes as
+// encoding/json does (invalid UTF-8 and lone surrogates become U+FFFD).
+func unescapeJSON(b []byte) (string, bool) {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c != '\\' {
+			if c < utf8.RuneSelf {
+				out = append(out, c)
+				i++
+				continue
+			}
+			r, size := utf8.DecodeRune(b[i:])
+			out = utf8.AppendRune(out, r) // U+FFFD for an invalid byte
+			i += size
+			continue
+		}
+		if i+1 >= len(b) {
+			return "", false
+		}
+		switch b[i+1] {
+		case '"', '\\', '/':
+			out = append(out, b[i+1])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(b[i+2:])
+			if !ok {
+				return "", false
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
+					r2, ok := hex4(b[i+2:])
+					if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+						out = utf8.AppendRune(out, dec)
+						i += 6
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		default:
+			return "", false
+		}
+		i += 2
+	}
+	return string(out), true
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }

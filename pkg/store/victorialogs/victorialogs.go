@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -80,12 +81,13 @@ type Store struct {
 	q    *queue
 	log  *slog.Logger
 	ids  *event.IDGen
+	xk   string // exporterKey(opts.Exporter)
 
 	// chain state, under mu
 	mu      sync.Mutex
 	seq     int64
 	prev    []byte
-	fields  []kv
+	enc     evEnc
 	buf     []byte
 	genLast int64
 
@@ -161,7 +163,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{opts: opts, cl: cl, q: q, log: opts.Logger, ids: event.NewIDGen(), stop: make(chan struct{}), prev: make([]byte, 32)}
+	s := &Store{opts: opts, cl: cl, q: q, log: opts.Logger, ids: event.NewIDGen(), xk: exporterKey(opts.Exporter), stop: make(chan struct{}), prev: make([]byte, 32)}
 	s.loadHead()
 	s.wg.Go(s.sender)
 	s.wg.Go(s.sealer)
@@ -171,9 +173,10 @@ func Open(opts Options) (*Store, error) {
 
 func (s *Store) headPath() string { return filepath.Join(s.opts.QueueDir, "chain-head") }
 
-// loadHead recovers the chain head: the newest of the head file and the
-// last event still queued; with neither (a new state directory), the
-// exporter's last event in VictoriaLogs, if it answers.
+// loadHead recovers the chain head: from the head file, advanced over
+// the newer events still queued; with neither (a new state directory),
+// from this exporter's last checkpoint in VictoriaLogs, if it answers,
+// advanced over the events after it.
 func (s *Store) loadHead() {
 	if b, err := os.ReadFile(s.headPath()); err == nil {
 		var seq int64
@@ -184,27 +187,54 @@ func (s *Store) loadHead() {
 			}
 		}
 	}
-	if r, ok := s.q.lastEvent(); ok && r["exporter"] == s.opts.Exporter {
-		if seq := r.int("seq"); seq > s.seq {
-			if hb, err := hex.DecodeString(r["hash"]); err == nil && len(hb) == 32 {
-				s.seq, s.prev = seq, hb
-			}
-		}
+	if rows := s.q.tailEvents(s.opts.Exporter, s.seq); len(rows) > 0 {
+		s.advance(rows)
 	}
 	if s.seq > 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	q := "kind:=event exporter:=" + lit(s.opts.Exporter) + " | sort by (seq desc) | limit 1 | fields seq, hash"
-	err := s.cl.query(ctx, q, func(r row) bool {
-		if hb, err := hex.DecodeString(r["hash"]); err == nil && len(hb) == 32 {
-			s.seq, s.prev = r.int("seq"), hb
+	base := exporterStream(s.opts.Exporter) + " kind:=event"
+	var rows []row
+	err := s.cl.query(ctx, base+" hash:* | sort by (seq desc) | limit 1", func(r row) bool { rows = append(rows, r); return false })
+	if err == nil {
+		after := int64(0)
+		if len(rows) > 0 {
+			after = rows[0].int("seq")
 		}
-		return false
-	})
+		err = s.cl.query(ctx, base+" seq:>"+strconv.FormatInt(after, 10)+" | sort by (seq) | limit "+strconv.Itoa(4*checkpointEvery), func(r row) bool {
+			rows = append(rows, r)
+			return true
+		})
+	}
 	if err != nil {
 		s.log.Warn("victorialogs: cannot read this exporter's chain head; a new chain starts", "exporter", s.opts.Exporter, "err", err)
+		return
+	}
+	s.advance(rows)
+}
+
+// advance moves the chain head over event records in sequence order: a
+// record with its full hash is taken as it is, the next record after the
+// head is hashed on.
+func (s *Store) advance(rows []row) {
+	for _, r := range rows {
+		seq := r.int("seq")
+		if seq <= s.seq {
+			continue
+		}
+		if hb, ok := r.fullHash(); ok {
+			s.seq, s.prev = seq, hb
+			continue
+		}
+		t, err := r.time()
+		if seq != s.seq+1 || err != nil {
+			s.log.Warn("victorialogs: the chain head cannot be recovered past a gap", "exporter", s.opts.Exporter, "head", s.seq, "next", seq)
+			return
+		}
+		h := r.rowHash(s.prev, t, seq)
+		s.seq, s.prev = seq, h[:]
 	}
 }
 
@@ -234,14 +264,8 @@ func (s *Store) Consume(ev *event.Event) {
 		c.ID = s.ids.Next(c.Time)
 	}
 	c.Statement, c.Raw, c.Reason = cleanUTF8(redact.String(c.Statement)), cleanUTF8(redact.String(c.Raw)), cleanUTF8(redact.String(c.Reason))
-	c.User, c.Source, c.ClientIP, c.Digest, c.ConnectionID = cleanUTF8(c.User), cleanUTF8(c.Source), cleanUTF8(c.ClientIP), cleanUTF8(c.Digest), cleanUTF8(c.ConnectionID)
-	s.fields = eventFields(s.fields[:0], &c, s.opts.Exporter)
-	for i := range s.fields {
-		s.fields[i].v = cleanUTF8(s.fields[i].v)
-	}
 	seq := s.seq + 1
-	h := chainHash(s.prev, s.fields, c.Time.UnixNano(), seq)
-	b := appendRecord(s.buf[:0], c.Time, msgOf(&c), s.fields, kv{"seq", strconv.FormatInt(seq, 10)}, kv{"hash", hex.EncodeToString(h)})
+	b, h := s.enc.appendEvent(s.buf[:0], &c, s.opts.Exporter, s.xk, seq, s.prev)
 	// The detections of the event, whole (Hits) or by rule name.
 	tb, _ := idTB(c.ID)
 	if len(c.Hits) > 0 {
@@ -255,12 +279,12 @@ func (s *Store) Consume(ev *event.Event) {
 			}
 			d.Message = redact.String(d.Message)
 			d.Entity = redact.String(d.Entity)
-			b = appendDetection(b, &d, s.opts.Exporter, c.ID+"-"+strconv.Itoa(j), tb*64+uint64(j%64))
+			b = appendDetection(b, &d, s.opts.Exporter, s.xk, c.ID+"-"+strconv.Itoa(j), tb*64+uint64(j%64))
 		}
 	} else {
 		for j, r := range c.Detections {
 			d := store.Detection{Time: c.Time, Rule: r, Source: c.Source, User: c.User, ClientIP: c.ClientIP, EventID: c.ID}
-			b = appendDetection(b, &d, s.opts.Exporter, c.ID+"-"+strconv.Itoa(j), tb*64+uint64(j%64))
+			b = appendDetection(b, &d, s.opts.Exporter, s.xk, c.ID+"-"+strconv.Itoa(j), tb*64+uint64(j%64))
 		}
 	}
 	s.buf = b
@@ -269,20 +293,16 @@ func (s *Store) Consume(ev *event.Event) {
 		s.noteErr(err)
 		return
 	}
-	s.seq, s.prev = seq, h
+	s.seq = seq
+	copy(s.prev, h[:])
 }
 
-func appendDetection(b []byte, d *store.Detection, exporter, did string, tb uint64) []byte {
-	fs := detectionFields(nil, d, exporter, did, tb)
+func appendDetection(b []byte, d *store.Detection, exporter, xk, did string, tb uint64) []byte {
+	fs := detectionFields(nil, d, exporter, xk, did, tb)
 	for i := range fs {
 		fs[i].v = cleanUTF8(fs[i].v)
 	}
 	return appendRecord(b, d.Time, "detection "+d.Rule, fs)
-}
-
-// msgOf is the record's message: short, for people browsing VictoriaLogs.
-func msgOf(ev *event.Event) string {
-	return ev.Category.String() + " " + ev.Action.String() + " " + ev.Outcome.String()
 }
 
 func (s *Store) noteErr(err error) {
@@ -302,7 +322,7 @@ func (s *Store) AddDetections(_ context.Context, ds []store.Detection) error {
 		id := s.ids.Next(d.Time)
 		tb, _ := idTB(id)
 		d.Message, d.Entity = redact.String(d.Message), redact.String(d.Entity)
-		b = appendDetection(b, &d, s.opts.Exporter, id, tb*64)
+		b = appendDetection(b, &d, s.opts.Exporter, s.xk, id, tb*64)
 	}
 	if len(b) == 0 {
 		return nil
@@ -361,7 +381,7 @@ func (s *Store) AddDriftChanges(_ context.Context, at time.Time, cs []store.Drif
 		id := s.ids.Next(c.Time)
 		tb, _ := idTB(id)
 		b = appendRecord(b, c.Time, "drift "+c.Target+" "+c.Key, []kv{{"cid", id}, {"doc", doc}, {"exporter", s.opts.Exporter}, {"kind", kindDrift},
-			{"target", c.Target}, {"tb", strconv.FormatUint(tb, 10)}})
+			{"target", c.Target}, {"tb", strconv.FormatUint(tb, 10)}, {"xk", s.xk}})
 	}
 	if len(b) == 0 {
 		return nil
@@ -423,7 +443,7 @@ func (s *Store) sender() {
 		backoff = 100 * time.Millisecond
 		s.stored.Add(seg.events)
 		s.mu.Lock()
-		seq, h := s.seq, s.prev
+		seq, h := s.seq, slices.Clone(s.prev)
 		s.mu.Unlock()
 		s.q.sent(seg)
 		s.saveHead(seq, h)
@@ -460,7 +480,7 @@ func (s *Store) verify(ctx context.Context, force bool) bool {
 		ok := true
 		if seg.events > 0 {
 			var n int64 = -1
-			q := "kind:=event exporter:=" + lit(s.opts.Exporter) + " seq:range[" + strconv.FormatInt(seg.lo, 10) + ", " + strconv.FormatInt(seg.hi, 10) + "] | stats count_uniq(seq) n"
+			q := exporterStream(s.opts.Exporter) + " kind:=event" + " seq:range[" + strconv.FormatInt(seg.lo, 10) + ", " + strconv.FormatInt(seg.hi, 10) + "] | stats count_uniq(seq) n"
 			if err := s.cl.query(ctx, q, func(r row) bool { n = r.int("n"); return false }); err != nil {
 				return false // try again later
 			}
@@ -548,7 +568,7 @@ func (s *Store) Flush(ctx context.Context) error {
 	if seq == 0 {
 		return nil
 	}
-	q := "kind:=event exporter:=" + lit(s.opts.Exporter) + " seq:=" + strconv.FormatInt(seq, 10) + " | limit 1 | fields seq"
+	q := exporterStream(s.opts.Exporter) + " kind:=event" + " seq:=" + strconv.FormatInt(seq, 10) + " | limit 1 | fields seq"
 	for {
 		found := false
 		if err := s.cl.query(ctx, q, func(row) bool { found = true; return false }); err != nil {
