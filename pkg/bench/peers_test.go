@@ -353,6 +353,5 @@ func TestPeersThroughput(t *testing.T) {
 			human(median(r.on)), human(median(r.onWall)), mt, ratio)
 	}
 	fmt.Fprintf(&b, "\nload average before: %s; after: %s", strings.TrimSpace(string(load0)), strings.TrimSpace(string(load1)))
-	t.Log(b.String())
 	fmt.Println(b.String())
 }
