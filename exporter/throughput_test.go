@@ -100,10 +100,11 @@ func TestDaemonThroughput(t *testing.T) {
 	p.term(t)
 	load1, _ := os.ReadFile("/proc/loadavg")
 	t.Logf("daemon, default store and detections, tidb-audit-plugin %d lines (%.0f MB): read in %v = %.0f lines/s wall (%.0f lines per CPU-second, %.2f cores busy); "+
-		"store caught up at %v (written %.0f, skipped %.0f, dropped %.0f); CPU %v in all; peak RSS (VmHWM) %d MiB; load average before %s, after %s",
+		"store caught up at %v (written %.0f, skipped %.0f, dropped %.0f); CPU %v in all; peak RSS (VmHWM) %d MiB, Go heap in use at the end %.0f MiB (next GC at %.0f MiB); load average before %s, after %s",
 		lines, float64(st.Size())/1e6, read.Round(time.Millisecond), float64(lines)/read.Seconds(), float64(lines)/cpuRead.Seconds(), cpuRead.Seconds()/read.Seconds(),
 		drained.Round(time.Millisecond), value(mfs, "dbsec_store_events_written_total"), value(mfs, "dbsec_store_events_skipped_total"),
 		value(mfs, "dbsec_store_events_dropped_total"), cpu.Round(time.Millisecond), hwm>>10,
+		value(mfs, "go_memstats_heap_inuse_bytes")/(1<<20), value(mfs, "go_memstats_next_gc_bytes")/(1<<20),
 		strings.TrimSpace(string(load0)), strings.TrimSpace(string(load1)))
 }
 
