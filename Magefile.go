@@ -269,11 +269,30 @@ func TestShort() error {
 const slowSkip = "^(TestIntegrity|TestRetention|TestAggregationsMatchBruteForce|TestInjectionThroughEveryFilter)$"
 
 // Bench generates a corpus of at least 1 M lines per TiDB format and prints
-// parse + classify + count throughput (lines/s and MB/s) on one core.
+// parse + classify + count throughput (lines/s and MB/s) on one core, then
+// runs BenchPeers.
 func Bench() error {
 	env := map[string]string{"GOMAXPROCS": "1"}
-	return sh.RunWithV(env, "go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", "3x",
-		"-cpu", "1", "-count", "1", "./pkg/bench/")
+	if err := sh.RunWithV(env, "go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", "3x",
+		"-cpu", "1", "-count", "1", "./pkg/bench/"); err != nil {
+		return err
+	}
+	return BenchPeers()
+}
+
+// BenchPeers is issue 16's comparison: on a generated 1 M-line file per
+// input (tidb-audit-plugin, mariadb-audit, postgres, nginx-redash), lines per
+// CPU-second of `dbsec_exporter --once` with detections off and on, and of
+// Debian's mtail with the programs in pkg/bench/mtail/ doing the same
+// counting, medians of 3, printed as one table (mtail is skipped with a
+// message naming its Debian package when it is absent).
+// DBSEC_BENCH_LINES, DBSEC_BENCH_RUNS and DBSEC_BENCH_FORMATS change the run.
+func BenchPeers() error {
+	if _, err := exec.LookPath("mtail"); err != nil {
+		fmt.Println("mtail not found: install the Debian package mtail for the mtail column (apt install mtail)")
+	}
+	env := map[string]string{"DBSEC_BENCH_PEERS": "1"}
+	return sh.RunWithV(env, "go", "test", "-v", "-run", "^TestPeersThroughput$", "-count", "1", "-timeout", "90m", "./pkg/bench/")
 }
 
 // Fuzz runs every parser's fuzz target briefly (FUZZTIME, default 20s each).
