@@ -160,11 +160,13 @@ var (
 // append writes records (whole lines). With seq > 0 they hold one event
 // record with that sequence number. It blocks while the queue is full, and
 // fails once the queue is closed.
-func (q *queue) append(b []byte, seq int64) error { return q.appendWait(nil, -1, b, seq) }
+func (q *queue) append(b []byte, seq int64) error {
+	return q.appendWait(context.Background(), -1, b, seq)
+}
 
 // appendWait is append that gives up with errQueueFull (or ctx's error)
 // once the queue has been full for wait (wait < 0: no limit) or ctx is
-// done (ctx nil: never).
+// done.
 func (q *queue) appendWait(ctx context.Context, wait time.Duration, b []byte, seq int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -198,13 +200,11 @@ func (q *queue) waitRoomLocked(ctx context.Context, wait time.Duration) error {
 			t := time.AfterFunc(wait, wake)
 			defer t.Stop()
 		}
-		if ctx != nil {
-			defer context.AfterFunc(ctx, wake)()
-		}
+		defer context.AfterFunc(ctx, wake)()
 		for q.bytes >= q.maxBytes && !q.closed && !q.overflow {
 			if expired.Load() {
-				if ctx != nil && ctx.Err() != nil {
-					return ctx.Err()
+				if err := ctx.Err(); err != nil {
+					return err
 				}
 				return errQueueFull
 			}

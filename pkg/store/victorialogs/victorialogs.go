@@ -257,7 +257,7 @@ func (s *Store) saveHead(seq int64, h []byte) {
 // When the queue is full it waits for at most Options.BlockWait and then
 // drops the event, counted in Stats().Dropped and logged: the exporter
 // calls it for network sources, which cannot be slowed down.
-func (s *Store) Consume(ev *event.Event) { _ = s.consume(nil, s.opts.BlockWait, ev) }
+func (s *Store) Consume(ev *event.Event) { _ = s.consume(context.Background(), s.opts.BlockWait, ev) }
 
 // ConsumeWait implements store.Waiter (file and replay sources): Consume
 // that waits for room in the queue for as long as it takes. It fails, and
@@ -319,7 +319,7 @@ func (s *Store) consume(ctx context.Context, wait time.Duration, ev *event.Event
 			}
 		}
 		s.buf = b
-		err := s.q.appendWait(nil, 0, b, seq)
+		err := s.q.appendWait(ctx, 0, b, seq)
 		if err == nil {
 			s.seq = seq
 			copy(s.prev, h[:])
@@ -343,7 +343,7 @@ func (s *Store) dropErr(ctx context.Context, err error) error {
 			s.log.Warn("victorialogs: the on-disk queue is full; an event of a network source was dropped", "dropped_so_far", n,
 				"hint", "VictoriaLogs is unreachable or slower than the sources; file sources wait instead")
 		}
-	case errors.Is(err, errClosed), ctx != nil && ctx.Err() != nil:
+	case errors.Is(err, errClosed), ctx.Err() != nil:
 	default:
 		s.noteErr(err)
 	}
