@@ -1,16 +1,18 @@
 // Package victorialogs is the scale-out store engine: events, detections,
 // findings and drift changes are records in VictoriaLogs (single node or
 // cluster), written by every exporter of a fleet and queried with LogsQL
-// by any of them. It implements store.Engine.
+// by any of them. It implements store.Engine and store.Waiter.
 //
 // Writes go through a bounded on-disk queue in the state directory, so
 // delivery is at least once and nothing is lost while VictoriaLogs is
-// unreachable: Consume blocks when the queue is full (back-pressure), and
-// queued batches are retried with backoff. Retried batches may be stored
-// twice; every record carries its id, pages skip repeated ids, and
-// aggregations count distinct ids wherever a resend marker says a batch
-// went twice, so duplicates are invisible. Each exporter keeps its own hash chain
-// (exporter, seq, hash on every event), which Integrity verifies.
+// unreachable: when the queue is full, ConsumeWait (file sources) blocks
+// (back-pressure) and Consume (network sources) drops after a short wait,
+// counted; queued batches are retried with backoff. Retried batches may
+// be stored twice; a copy has the same exporter and key (seq for events),
+// pages skip repeated keys, and aggregations count distinct (exporter,
+// seq) wherever a resend marker says a batch went twice, so duplicates are
+// invisible. Each exporter keeps its own hash chain (exporter, seq and the
+// hash of every event; see encode.go), which Integrity verifies.
 package victorialogs
 
 import (
