@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -460,9 +461,10 @@ func TestTamperedChain(t *testing.T) {
 func listenLocal() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
 // TestBackPressure: with VictoriaLogs unreachable and the queue full,
-// Consume blocks (a file source stops reading) and drops nothing; Close
-// releases it, and the next start on the same directory delivers every
-// event that was consumed.
+// ConsumeWait (a file source) blocks and drops nothing, while Consume (a
+// network source) drops after its short wait, counted; Close releases the
+// waiter, and the next start on the same directory delivers every event
+// that was queued.
 func TestBackPressure(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(Options{InsertURL: "http://127.0.0.1:1", Exporter: "bp", QueueDir: dir, Policy: store.Policy{AllStatements: true},
@@ -476,13 +478,13 @@ func TestBackPressure(t *testing.T) {
 		defer close(done)
 		g := storetest.New(12, faultStart, time.Hour, 20000)
 		for ev := g.Next(); ev != nil; ev = g.Next() {
-			s.Consume(ev)
+			_ = s.ConsumeWait(context.Background(), ev)
 			consumed.Add(1)
 		}
 	}()
 	// Blocked: the count stops moving with the queue at its bound.
 	last, still := int64(-1), 0
-	waitUntil(t, 30*time.Second, "Consume blocks on the full queue", func() bool {
+	waitUntil(t, 30*time.Second, "ConsumeWait blocks on the full queue", func() bool {
 		c := consumed.Load()
 		if c == last {
 			still++
@@ -495,6 +497,21 @@ func TestBackPressure(t *testing.T) {
 	if last >= 20000 || st.Dropped != 0 || st.Bytes < 1<<20 || st.Queued != last+1 && st.Queued != last {
 		t.Fatalf("blocked after %d events: %+v", last, st)
 	}
+	// A network source's event is dropped after the short wait, counted,
+	// although a file source is blocked at the same time; a waiter whose
+	// context ends gives up, counted too.
+	t0 := time.Now()
+	s.Consume(storetest.New(13, faultStart, time.Hour, 1).Next())
+	if d := time.Since(t0); d > 5*time.Second || s.Stats().Dropped != 1 {
+		t.Fatalf("Consume on a full queue: returned after %v, %+v", d, s.Stats())
+	}
+	t0 = time.Now()
+	wctx, wcancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err = s.ConsumeWait(wctx, storetest.New(14, faultStart, time.Hour, 1).Next())
+	wcancel()
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(t0) > 5*time.Second || s.Stats().Dropped != 2 {
+		t.Fatalf("ConsumeWait with a deadline on a full queue: %v after %v, %+v", err, time.Since(t0), s.Stats())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	if err := s.Close(ctx); err == nil {
@@ -503,7 +520,7 @@ func TestBackPressure(t *testing.T) {
 	<-done // released: the events after Close are counted as dropped
 	st = s.Stats()
 	kept := st.Queued
-	if kept < last || st.Dropped != 20000-kept {
+	if kept < last || st.Dropped != 20000-kept+2 {
 		t.Fatalf("after Close: %+v (consumed %d before blocking)", st, last)
 	}
 	// The next start delivers the queue.
@@ -519,5 +536,5 @@ func TestBackPressure(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkAll(t, s2, kept)
-	t.Logf("queue of 1 MiB full after %d events: Consume blocked, 0 dropped; %d queued events delivered by the next start", last, kept)
+	t.Logf("queue of 1 MiB full after %d events: ConsumeWait (file source) blocked, 0 dropped; Consume (network source) dropped after its wait, counted; %d queued events delivered by the next start", last, kept)
 }

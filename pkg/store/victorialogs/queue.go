@@ -3,6 +3,7 @@ package victorialogs
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -150,17 +152,69 @@ func lineSeq(line []byte) int64 {
 
 func (q *queue) path(n uint64) string { return filepath.Join(q.dir, fmt.Sprintf("%016d.jsonl", n)) }
 
-var errClosed = errors.New("victorialogs: store closed")
+var (
+	errClosed    = errors.New("victorialogs: store closed")
+	errQueueFull = errors.New("victorialogs: the on-disk queue is full")
+)
 
 // append writes records (whole lines). With seq > 0 they hold one event
 // record with that sequence number. It blocks while the queue is full, and
 // fails once the queue is closed.
 func (q *queue) append(b []byte, seq int64) error {
+	return q.appendWait(context.Background(), -1, b, seq)
+}
+
+// appendWait is append that gives up with errQueueFull (or ctx's error)
+// once the queue has been full for wait (wait < 0: no limit) or ctx is
+// done.
+func (q *queue) appendWait(ctx context.Context, wait time.Duration, b []byte, seq int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for q.bytes >= q.maxBytes && !q.closed && !q.overflow {
-		q.cond.Wait()
+	if err := q.waitRoomLocked(ctx, wait); err != nil {
+		return err
 	}
+	return q.appendLocked(b, seq)
+}
+
+// waitRoom waits until the queue has room (or is closed or released),
+// for at most wait (wait < 0: no limit) and until ctx is done.
+func (q *queue) waitRoom(ctx context.Context, wait time.Duration) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.waitRoomLocked(ctx, wait)
+}
+
+func (q *queue) waitRoomLocked(ctx context.Context, wait time.Duration) error {
+	if q.bytes >= q.maxBytes && !q.closed && !q.overflow {
+		if wait == 0 {
+			return errQueueFull
+		}
+		var expired atomic.Bool
+		wake := func() {
+			expired.Store(true)
+			q.mu.Lock()
+			q.cond.Broadcast()
+			q.mu.Unlock()
+		}
+		if wait >= 0 {
+			t := time.AfterFunc(wait, wake)
+			defer t.Stop()
+		}
+		defer context.AfterFunc(ctx, wake)()
+		for q.bytes >= q.maxBytes && !q.closed && !q.overflow {
+			if expired.Load() {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				return errQueueFull
+			}
+			q.cond.Wait()
+		}
+	}
+	return nil
+}
+
+func (q *queue) appendLocked(b []byte, seq int64) error {
 	if q.closed {
 		return errClosed
 	}

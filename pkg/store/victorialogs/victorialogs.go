@@ -1,16 +1,18 @@
 // Package victorialogs is the scale-out store engine: events, detections,
 // findings and drift changes are records in VictoriaLogs (single node or
 // cluster), written by every exporter of a fleet and queried with LogsQL
-// by any of them. It implements store.Engine.
+// by any of them. It implements store.Engine and store.Waiter.
 //
 // Writes go through a bounded on-disk queue in the state directory, so
 // delivery is at least once and nothing is lost while VictoriaLogs is
-// unreachable: Consume blocks when the queue is full (back-pressure), and
-// queued batches are retried with backoff. Retried batches may be stored
-// twice; every record carries its id, pages skip repeated ids, and
-// aggregations count distinct ids wherever a resend marker says a batch
-// went twice, so duplicates are invisible. Each exporter keeps its own hash chain
-// (exporter, seq, hash on every event), which Integrity verifies.
+// unreachable: when the queue is full, ConsumeWait (file sources) blocks
+// (back-pressure) and Consume (network sources) drops after a short wait,
+// counted; queued batches are retried with backoff. Retried batches may
+// be stored twice; a copy has the same exporter and key (seq for events),
+// pages skip repeated keys, and aggregations count distinct (exporter,
+// seq) wherever a resend marker says a batch went twice, so duplicates are
+// invisible. Each exporter keeps its own hash chain (exporter, seq and the
+// hash of every event; see encode.go), which Integrity verifies.
 package victorialogs
 
 import (
@@ -52,9 +54,13 @@ type Options struct {
 	// QueueDir holds the on-disk queue (required unless the engine only
 	// queries; it then still needs a directory for its chain head).
 	QueueDir string
-	// MaxQueueBytes bounds the on-disk queue (1 GiB); Consume blocks when
-	// it is full.
+	// MaxQueueBytes bounds the on-disk queue (1 GiB). When it is full,
+	// ConsumeWait (file sources) blocks and Consume (network sources)
+	// waits for at most BlockWait and then drops the event (counted).
 	MaxQueueBytes int64
+	// BlockWait is how long Consume waits for room in a full queue
+	// (20ms, as the SQLite engine).
+	BlockWait time.Duration
 	// BatchSize is the number of records per insert request (10,000).
 	BatchSize int
 	// FlushInterval bounds how long a record waits in a partial batch (1s).
@@ -133,6 +139,9 @@ func Open(opts Options) (*Store, error) {
 	}
 	if opts.MaxQueueBytes <= 0 {
 		opts.MaxQueueBytes = 1 << 30
+	}
+	if opts.BlockWait <= 0 {
+		opts.BlockWait = 20 * time.Millisecond
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 10000
@@ -247,55 +256,103 @@ func (s *Store) saveHead(seq int64, h []byte) {
 
 // Consume implements pipeline.Sink: it applies the storage policy, redacts,
 // chains and appends the event (and its detections) to the on-disk queue.
-// It blocks while the queue is full.
-func (s *Store) Consume(ev *event.Event) {
+// When the queue is full it waits for at most Options.BlockWait and then
+// drops the event, counted in Stats().Dropped and logged: the exporter
+// calls it for network sources, which cannot be slowed down.
+func (s *Store) Consume(ev *event.Event) { _ = s.consume(context.Background(), s.opts.BlockWait, ev) }
+
+// ConsumeWait implements store.Waiter (file and replay sources): Consume
+// that waits for room in the queue for as long as it takes. It fails, and
+// counts the event as dropped, only if ctx ends or the store closes first.
+func (s *Store) ConsumeWait(ctx context.Context, ev *event.Event) error {
+	return s.consume(ctx, -1, ev)
+}
+
+func (s *Store) consume(ctx context.Context, wait time.Duration, ev *event.Event) error {
 	if !s.opts.Policy.Keep(ev) {
 		s.skipped.Add(1)
-		return
+		return nil
 	}
 	if s.closing.Load() {
 		s.dropped.Add(1)
-		return
+		return errClosed
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := *ev
-	if ms, ok := idTime(c.ID); !ok || ms != c.Time.UnixMilli() {
-		c.ID = s.ids.Next(c.Time)
+	var deadline time.Time
+	if wait >= 0 {
+		deadline = time.Now().Add(wait)
 	}
-	c.Statement, c.Raw, c.Reason = cleanUTF8(redact.String(c.Statement)), cleanUTF8(redact.String(c.Raw)), cleanUTF8(redact.String(c.Reason))
-	seq := s.seq + 1
-	b, h := s.enc.appendEvent(s.buf[:0], &c, s.opts.Exporter, s.xk, seq, s.prev)
-	// The detections of the event, whole (Hits) or by rule name.
-	tb, _ := idTB(c.ID)
-	if len(c.Hits) > 0 {
-		for j := range c.Hits {
-			d := c.Hits[j]
-			if d.Time.IsZero() {
-				d.Time = c.Time
-			}
-			if d.EventID == "" {
-				d.EventID = c.ID
-			}
-			d.Message = redact.String(d.Message)
-			d.Entity = redact.String(d.Entity)
-			b = appendDetection(b, &d, s.opts.Exporter, s.xk, c.ID+"-"+strconv.Itoa(j), tb*64+uint64(j%64))
+	for {
+		// Room first, without holding the chain: a file source blocked on
+		// a full queue must not hold up a network source's drop.
+		rem := time.Duration(-1)
+		if wait >= 0 {
+			rem = max(time.Until(deadline), 0)
 		}
-	} else {
-		for j, r := range c.Detections {
-			d := store.Detection{Time: c.Time, Rule: r, Source: c.Source, User: c.User, ClientIP: c.ClientIP, EventID: c.ID}
-			b = appendDetection(b, &d, s.opts.Exporter, s.xk, c.ID+"-"+strconv.Itoa(j), tb*64+uint64(j%64))
+		if err := s.q.waitRoom(ctx, rem); err != nil {
+			return s.dropErr(ctx, err)
 		}
+		s.mu.Lock()
+		c := *ev
+		if ms, ok := idTime(c.ID); !ok || ms != c.Time.UnixMilli() {
+			c.ID = s.ids.Next(c.Time)
+		}
+		c.Statement, c.Raw, c.Reason = cleanUTF8(redact.String(c.Statement)), cleanUTF8(redact.String(c.Raw)), cleanUTF8(redact.String(c.Reason))
+		seq := s.seq + 1
+		b, h := s.enc.appendEvent(s.buf[:0], &c, s.opts.Exporter, s.xk, seq, s.prev)
+		// The detections of the event, whole (Hits) or by rule name.
+		tb, _ := idTB(c.ID)
+		if len(c.Hits) > 0 {
+			for j := range c.Hits {
+				d := c.Hits[j]
+				if d.Time.IsZero() {
+					d.Time = c.Time
+				}
+				if d.EventID == "" {
+					d.EventID = c.ID
+				}
+				d.Message = redact.String(d.Message)
+				d.Entity = redact.String(d.Entity)
+				b = appendDetection(b, &d, s.opts.Exporter, s.xk, c.ID+"-"+strconv.Itoa(j), tb*64+uint64(j%64))
+			}
+		} else {
+			for j, r := range c.Detections {
+				d := store.Detection{Time: c.Time, Rule: r, Source: c.Source, User: c.User, ClientIP: c.ClientIP, EventID: c.ID}
+				b = appendDetection(b, &d, s.opts.Exporter, s.xk, c.ID+"-"+strconv.Itoa(j), tb*64+uint64(j%64))
+			}
+		}
+		s.buf = b
+		err := s.q.appendWait(ctx, 0, b, seq)
+		if err == nil {
+			s.seq = seq
+			copy(s.prev, h[:])
+			s.mu.Unlock()
+			return nil
+		}
+		s.mu.Unlock()
+		if !errors.Is(err, errQueueFull) {
+			return s.dropErr(ctx, err)
+		}
+		// Filled up since the wait: wait again.
 	}
-	s.buf = b
-	if err := s.q.append(b, seq); err != nil {
-		s.dropped.Add(1)
-		s.noteErr(err)
-		return
-	}
-	s.seq = seq
-	copy(s.prev, h[:])
 }
+
+// dropErr counts an event that could not be queued and returns why.
+func (s *Store) dropErr(ctx context.Context, err error) error {
+	n := s.dropped.Add(1)
+	switch {
+	case errors.Is(err, errQueueFull):
+		if n <= 10 || n&(n-1) == 0 {
+			s.log.Warn("victorialogs: the on-disk queue is full; an event of a network source was dropped", "dropped_so_far", n,
+				"hint", "VictoriaLogs is unreachable or slower than the sources; file sources wait instead")
+		}
+	case errors.Is(err, errClosed), ctx.Err() != nil:
+	default:
+		s.noteErr(err)
+	}
+	return err
+}
+
+var _ store.Waiter = (*Store)(nil)
 
 func appendDetection(b []byte, d *store.Detection, exporter, xk, did string, tb uint64) []byte {
 	fs := detectionFields(nil, d, exporter, xk, did, tb)
