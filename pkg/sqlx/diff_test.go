@@ -23,7 +23,8 @@ import (
 
 // The differential test: the cached Analyzer against the reference Analyze
 // on every statement, through one Analyzer so that statements of one shape
-// hit the entry of the first. DBSEC_SQLX_DIFF=N runs N generated statements
+// hit the entry of the first. DBSEC_SQLX_SEED changes the generated
+// statements. DBSEC_SQLX_DIFF=N runs N generated statements
 // (default 3000, 1000 with -race); go test -run Differential with
 // DBSEC_SQLX_DIFF=200000 is the big run.
 
@@ -68,6 +69,19 @@ func differential(t *testing.T, an *Analyzer, cases []stmtCase) {
 	}
 }
 
+// diffSeed is DBSEC_SQLX_SEED (default 0) added to the generators' seeds.
+func diffSeed(t *testing.T) uint64 {
+	s := os.Getenv("DBSEC_SQLX_SEED")
+	if s == "" {
+		return 0
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func diffN(t *testing.T) int {
 	n := 3000
 	if raceEnabled {
@@ -85,7 +99,7 @@ func diffN(t *testing.T) int {
 
 func TestDifferentialGenerated(t *testing.T) {
 	n := diffN(t)
-	g := newGen(1)
+	g := newGen(1 + diffSeed(t))
 	cases := make([]stmtCase, n)
 	for i := range cases {
 		cases[i] = g.stmt()
@@ -111,7 +125,7 @@ func TestDifferentialGenerated(t *testing.T) {
 // the same analysis.
 func TestDifferentialMutated(t *testing.T) {
 	n := diffN(t) / 3
-	g := newGen(2)
+	g := newGen(2 + diffSeed(t))
 	cases := realStatements(t)
 	real := len(cases)
 	for i := 0; i < n; i++ {

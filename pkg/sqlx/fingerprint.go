@@ -68,8 +68,9 @@ import (
 //     quotes in quoted identifiers, a $ that is not a valid $n or dollar
 //     quote, control bytes, invalid UTF-8, a literal glued to an identifier
 //     character that go-sqllexer would continue the identifier through (or
-//     after a dot, across whitespace: go-sqllexer joins "a . 5"), a
-//     second statement after ;) the statement is refused or the literal
+//     after a dot across whitespace, which go-sqllexer joins: "a . 5"), a
+//     "…" glued to an identifier (go-sqllexer reads a"b c" as a"b and c"),
+//     a second statement after ;) the statement is refused or the literal
 //     copied.
 //
 // Copying a literal instead of replacing it only makes the key finer (more
@@ -842,7 +843,7 @@ func (lx *fpLexer) quotedLit(s string, i int, q byte, kind byte, escapes bool) b
 		return false
 	}
 	lx.next = end
-	if !checkText(s, i, end) || contentDanger(s[i+1:end-1]) || isStar(s[i+1:end-1]) {
+	if !checkText(s, i, end) || contentDanger(s[i+1:end-1]) || isStar(s[i+1:end-1]) || q == '"' && gluedDQ(s, i, end) {
 		return false
 	}
 	if i > 0 && glueByte(s[i-1]) {
@@ -856,7 +857,7 @@ func (lx *fpLexer) quotedLit(s string, i int, q byte, kind byte, escapes bool) b
 // quotedIdent copies a `…` (MySQL family) or "…" (PostgreSQL) identifier.
 func (lx *fpLexer) quotedIdent(s string, i int, q byte) bool {
 	end, closed, backslash, doubled := scanQuoted(s, i, q, false)
-	if !closed || backslash || doubled || !checkText(s, i, end) || contentDanger(s[i+1:end-1]) {
+	if !closed || backslash || doubled || !checkText(s, i, end) || contentDanger(s[i+1:end-1]) || q == '"' && gluedDQ(s, i, end) {
 		return false
 	}
 	lx.next = end
@@ -873,7 +874,7 @@ func (lx *fpLexer) prefixed(s string, i, j int, mysqlish bool) bool {
 		return false
 	}
 	lx.next = end
-	if !checkText(s, i, end) || contentDanger(s[j+1:end-1]) {
+	if !checkText(s, i, end) || contentDanger(s[j+1:end-1]) || q == '"' && gluedDQ(s, j, end) {
 		return false
 	}
 	body := s[j+1 : end-1]
@@ -917,6 +918,23 @@ func isStar(s string) bool {
 		}
 	}
 	return star
+}
+
+// gluedDQ reports whether a "…" at i (content s[i+1:end-1]) follows a
+// byte go-sqllexer continues an identifier through, with content that
+// would end that identifier early (go-sqllexer reads a"b c" as a"b, c" and
+// may start a quoted token at the closing quote).
+func gluedDQ(s string, i, end int) bool {
+	if i == 0 || !glueByte(s[i-1]) {
+		return false
+	}
+	for k := i + 1; k < end-1; k++ {
+		c := s[k]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return true
+		}
+	}
+	return false
 }
 
 func isBits(s string) bool {
