@@ -302,23 +302,12 @@ func isLogin(ev *event.Event) bool {
 		(ev.Category == event.CategoryLogin && !ev.Action.IsStatement())
 }
 
-// analyzeMu serialises the statement analyses of every Detector.
-// pkg/sqlx's analyzeMySQL puts its TiDB parser back into the pool before it
-// walks the parse tree, which that parser's next Parse overwrites: two
-// analyses at once can read each other's tree (go test -race shows it).
-// Until sqlx keeps the parser to the end, one analysis runs at a time; the
-// pipeline's workers still run it beside the parsing and the detectors'
-// state updates.
-var analyzeMu sync.Mutex
-
 // prepare is the pure part: the statement analysis (its result depends
 // only on the text).
 func (p *prep) prepare(ev *event.Event) {
 	p.ev, p.has = ev, false
 	if needsAnalysis(ev) {
-		analyzeMu.Lock()
 		p.a = p.d.an.Analyze(ev.Statement, sqlx.DialectOf(ev.System))
-		analyzeMu.Unlock()
 		p.has = true
 	}
 }

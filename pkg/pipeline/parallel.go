@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -197,7 +196,7 @@ func (p *parallel) deliver() {
 // arena is reused when the batch is: the sinks clone what they keep.
 func (b *batch) own(ev *event.Event) {
 	need := len(ev.ID) + len(ev.Format) + len(ev.User) + len(ev.ClientIP) + len(ev.Server) + len(ev.Database) +
-		len(ev.Digest) + len(ev.StatusCode) + len(ev.Reason) + len(ev.ConnectionID) + len(ev.Raw)
+		len(ev.Digest) + len(ev.StatusCode) + len(ev.Reason) + len(ev.ConnectionID) + len(ev.Raw) + len(ev.Statement)
 	for _, o := range ev.Objects {
 		need += len(o)
 	}
@@ -208,11 +207,7 @@ func (b *batch) own(ev *event.Event) {
 		&ev.Digest, &ev.StatusCode, &ev.Reason, &ev.ConnectionID, &ev.Raw} {
 		*f = b.str(*f)
 	}
-	// The statement gets memory of its own, never reused: the statement
-	// analyser's cache (pkg/sqlx) keeps analyses whose table and variable
-	// names are substrings of the text they were made from, so that text
-	// must not change while the cache holds it.
-	ev.Statement = strings.Clone(ev.Statement)
+	ev.Statement = b.str(ev.Statement)
 	for i, o := range ev.Objects {
 		ev.Objects[i] = b.str(o)
 	}

@@ -202,7 +202,7 @@ func (a *Analyzer) Analyze(sql string, d Dialect) Analysis {
 				return *r
 			case !found:
 				if keySafe(key) {
-					res := Analyze(sql, d)
+					res := Analyze(sql, d).owned()
 					a.cache.add(key, &res)
 					keyBufs.Put(bp)
 					return res
@@ -220,7 +220,7 @@ func (a *Analyzer) Analyze(sql string, d Dialect) Analysis {
 		keyBufs.Put(bp)
 		return *r
 	}
-	res := Analyze(sql, d)
+	res := Analyze(sql, d).owned()
 	a.cache.add(buf, &res)
 	keyBufs.Put(bp)
 	return res
