@@ -38,10 +38,22 @@ type span struct{ start, end int }
 
 // String returns s with every secret replaced by Mask.
 func String(s string) string {
+	out, _ := Record(s)
+	return out
+}
+
+// Record is String for a raw record that parts are cut out of: it also
+// reports whether s is Clean, for StringIn on the parts, in the same pass.
+func Record(s string) (redacted string, clean bool) {
 	w := words(s, true)
 	if w == 0 {
-		return s
+		return s, true
 	}
+	return rules(s, w), false
+}
+
+// rules applies the rules a text with the words w needs.
+func rules(s string, w uint8) string {
 	// A rule runs only when s has a word it needs: the SQL password rules
 	// and the credential statements need PASS (PASSWORD) or IDENTIFIED,
 	// TDengine's message PASS; every URL key has one of the words, and

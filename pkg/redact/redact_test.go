@@ -265,6 +265,9 @@ func checkStringRef(t *testing.T, s string) {
 	if got, want := String(s), refString(s); got != want {
 		t.Fatalf("String(%q) = %q, reference %q", s, got, want)
 	}
+	if r, clean := Record(s); r != String(s) || clean != Clean(s) || clean != !mayContainRef(s) {
+		t.Fatalf("Record(%q) = %q, %v", s, r, clean)
+	}
 }
 
 // TestStringMatchesReference runs String and the reference over generated
