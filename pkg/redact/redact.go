@@ -38,10 +38,23 @@ type span struct{ start, end int }
 
 // String returns s with every secret replaced by Mask.
 func String(s string) string {
-	w := words(s, true)
+	out, _ := Record(s)
+	return out
+}
+
+// Record is String for a raw record that parts are cut out of: it also
+// reports whether s is Clean, for StringIn on the parts, in the same pass.
+func Record(s string) (redacted string, clean bool) {
+	// Once PASS is found every rule runs: the scan can stop there.
+	w := words(s, wPass)
 	if w == 0 {
-		return s
+		return s, true
 	}
+	return rules(s, w), false
+}
+
+// rules applies the rules a text with the words w needs.
+func rules(s string, w uint8) string {
 	// A rule runs only when s has a word it needs: the SQL password rules
 	// and the credential statements need PASS (PASSWORD) or IDENTIFIED,
 	// TDengine's message PASS; every URL key has one of the words, and
@@ -100,7 +113,7 @@ func Bytes(b []byte) []byte {
 }
 
 // mayContain reports whether s has any word of the pre-filter (words).
-func mayContain(s string) bool { return words(s, false) != 0 }
+func mayContain(s string) bool { return words(s, 0xff) != 0 }
 
 // The words of the pre-filter, as bits.
 const (
@@ -116,15 +129,15 @@ const (
 
 // words is a cheap single-pass pre-filter: every rule needs one of "pass",
 // "pwd", "identified", "key", "token", "secret", "credential" or "://",
-// case-insensitively. It returns the set of them found in s: all of them,
-// or (all false) the first one. It runs on every statement and raw line,
+// case-insensitively. It returns the set of them found in s, or as soon
+// as it finds one of the words of stop, the set found so far. It runs on every statement and raw line,
 // so it reads eight bytes at a time and looks for the anchor bytes only:
 // 'k' (key, toKen), 'f' (identiFied), 'p' (pass, pwd), 'c' (Credential,
 // seCret) and ':' (://), each letter in either case; every word has one of
 // them at a fixed offset. The byte after the anchor is the same in all of
 // its words (kE, fI, pA or pW, cR, :/), so an anchor is looked at further
 // only when that pair is in the anchors table.
-func words(s string, all bool) uint8 {
+func words(s string, stop uint8) uint8 {
 	b := unsafe.Slice(unsafe.StringData(s), len(s))
 	var found uint8
 	i := 0
@@ -140,13 +153,13 @@ func words(s string, all bool) uint8 {
 			if anchors[k>>3]&(1<<(k&7)) == 0 {
 				continue
 			}
-			if found |= anchorAt(s, j); found != 0 && !all {
+			if found |= anchorAt(s, j); found&stop != 0 {
 				return found
 			}
 		}
 	}
 	for ; i < len(s); i++ {
-		if found |= anchorAt(s, i); found != 0 && !all {
+		if found |= anchorAt(s, i); found&stop != 0 {
 			return found
 		}
 	}

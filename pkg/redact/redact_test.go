@@ -238,7 +238,7 @@ func refString(s string) string {
 	return apply(s, spans)
 }
 
-// wordsRef is words(s, true) byte by byte.
+// wordsRef is words(s, 0) byte by byte.
 func wordsRef(s string) uint8 {
 	var w uint8
 	for i := range len(s) {
@@ -259,11 +259,14 @@ func wordsRef(s string) uint8 {
 
 func checkStringRef(t *testing.T, s string) {
 	t.Helper()
-	if got, want := words(s, true), wordsRef(s); got != want {
+	if got, want := words(s, 0), wordsRef(s); got != want {
 		t.Fatalf("words(%q) = %08b, reference %08b", s, got, want)
 	}
 	if got, want := String(s), refString(s); got != want {
 		t.Fatalf("String(%q) = %q, reference %q", s, got, want)
+	}
+	if r, clean := Record(s); r != String(s) || clean != Clean(s) || clean != !mayContainRef(s) {
+		t.Fatalf("Record(%q) = %q, %v", s, r, clean)
 	}
 }
 

@@ -256,11 +256,9 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 // statement is usually a part of the record: when the record mentions no
 // credential word, neither does the statement, and it is not scanned again.
 func redactQuery(ev *event.Event, stmt []byte) {
-	rawClean := redact.Clean(ev.Raw)
+	raw, rawClean := redact.Record(ev.Raw)
 	ev.Statement = redact.StringIn(parse.S(stmt), ev.Raw, rawClean)
-	if !rawClean {
-		ev.Raw = redact.String(ev.Raw)
-	}
+	ev.Raw = raw
 }
 
 func outcome(code int64) event.Outcome {

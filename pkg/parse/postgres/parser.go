@@ -158,12 +158,7 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) (bool, error) {
 	ev.Time = t
 	ev.System = event.SystemPostgres
 	ev.Format = Format.Name
-	raw := parse.S(rec)
-	m.RawClean = redact.Clean(raw)
-	ev.Raw = raw
-	if !m.RawClean {
-		ev.Raw = redact.String(raw)
-	}
+	ev.Raw, m.RawClean = redact.Record(parse.S(rec))
 	ev.User = known(p.cap[kUser])
 	ev.Database = known(p.cap[kDB])
 	ev.ConnectionID = parse.S(p.cap[kPID])
