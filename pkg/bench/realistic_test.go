@@ -21,7 +21,7 @@ func TestRealisticParses(t *testing.T) {
 	for _, name := range RealisticFormats {
 		t.Run(name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "c.log")
-			if err := WriteRealistic(p, name, 20_000); err != nil {
+			if err := WriteRealistic(p, name, 5_000); err != nil {
 				t.Fatal(err)
 			}
 			f, ok := formats.Lookup(name)
