@@ -161,6 +161,9 @@ func dbsecCounts(t *testing.T, format, log string) counts {
 // series, so that the throughput comparison (TestPeersThroughput) is like
 // for like.
 func TestMtailCountsEqual(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts mtail")
+	}
 	mtail := mtailBinary(t)
 	for _, format := range RealisticFormats {
 		t.Run(format, func(t *testing.T) {

@@ -46,7 +46,11 @@ type Options struct {
 	BlockWait time.Duration
 	// RetentionInterval is how often retention runs (1m).
 	RetentionInterval time.Duration
-	// CacheMiB is the SQLite page cache per connection (64).
+	// CacheMiB is the SQLite page cache per connection (16; the writer
+	// and up to four readers: at most 80 MiB). The operating system's page
+	// cache holds the file anyway; 64 MiB per connection made a daemon
+	// catching up a 10 M-line backlog peak at 298 MiB RSS against 194 MiB
+	// with 16, at the same CPU (docs/BENCHMARKS.md, issue 16).
 	CacheMiB int
 	// Now is the clock for retention (time.Now).
 	Now    func() time.Time
@@ -157,7 +161,7 @@ func Open(opts Options) (*Store, error) {
 		opts.RetentionInterval = time.Minute
 	}
 	if opts.CacheMiB <= 0 {
-		opts.CacheMiB = 64
+		opts.CacheMiB = 16
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
