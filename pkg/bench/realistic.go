@@ -515,7 +515,10 @@ func realNginx(w *bufio.Writer, n int, r *rand.Rand) int {
 			if r.IntN(5) == 0 {
 				method = "POST"
 			}
-			uri = fmt.Sprintf(redashPaths[r.IntN(len(redashPaths))], r.IntN(100000))
+			uri = redashPaths[r.IntN(len(redashPaths))]
+			if id := r.IntN(100000); strings.Contains(uri, "%") {
+				uri = fmt.Sprintf(uri, id)
+			}
 			if r.IntN(3) == 0 {
 				uri += fmt.Sprintf("?page=%d&page_size=%d&q=%s", 1+r.IntN(20), 20, userStems[r.IntN(len(userStems))])
 			}
@@ -535,7 +538,7 @@ func RealisticPath(format string, n int) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	p := filepath.Join(dir, fmt.Sprintf("%s-real1-%d.log", format, n))
+	p := filepath.Join(dir, fmt.Sprintf("%s-real2-%d.log", format, n))
 	if _, err := os.Stat(p); err == nil {
 		return p, nil
 	}

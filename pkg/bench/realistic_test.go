@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -23,6 +25,13 @@ func TestRealisticParses(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "c.log")
 			if err := WriteRealistic(p, name, 5_000); err != nil {
 				t.Fatal(err)
+			}
+			// A format verb without its argument writes "%!(" into the
+			// line instead of failing.
+			if data, err := os.ReadFile(p); err != nil {
+				t.Fatal(err)
+			} else if i := bytes.Index(data, []byte("%!")); i >= 0 {
+				t.Fatalf("%s: the generator wrote a formatting error: %.80s", name, data[i:])
 			}
 			f, ok := formats.Lookup(name)
 			if !ok {
