@@ -193,7 +193,7 @@ start_at = "beginning"
 	}
 	var records, events, distinct int64
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if records, events, distinct = count(); distinct == total {
+		if records, _, distinct = count(); distinct == total {
 			break
 		}
 		if time.Now().After(deadline) {
