@@ -185,6 +185,10 @@ type fpLexer struct {
 	indexHint   bool // USE/FORCE/IGNORE INDEX seen
 	first       bool // first token seen
 	next        int  // where the token being scanned ends
+	// The key is the text with changes (literals, long whitespace runs,
+	// lists): src[mark:] is not in buf yet and is copied as it is when the
+	// next change is written (flush), so that copied tokens cost nothing.
+	mark int
 
 	// A parenthesised list of literals of one kind, (1, 2, 3), becomes
 	// one placeholder 0x00 0x01 kind: TiDB's digest writes ( ... ) and
@@ -427,9 +431,16 @@ func (lx *fpLexer) constant() {
 	lx.lastNOTC, lx.lastNOWord = tcOther, 0
 }
 
-// lit records a replaced literal; it returns false when the literal's
-// context makes the statement uncacheable.
-func (lx *fpLexer) lit(kind byte, start, end int) bool {
+// flush copies the text up to i into the key.
+func (lx *fpLexer) flush(i int) {
+	lx.buf = append(lx.buf, lx.src[lx.mark:i]...)
+	lx.mark = i
+}
+
+// lit records a replaced literal, content src[start:end], whole text
+// src[from:to]; it returns false when the literal's context makes the
+// statement uncacheable.
+func (lx *fpLexer) lit(kind byte, start, end, from, to int) bool {
 	if lx.spans != nil {
 		*lx.spans = append(*lx.spans, litSpan{start, end, kind})
 	}
@@ -470,7 +481,9 @@ func (lx *fpLexer) lit(kind byte, start, end int) bool {
 	lx.cmpState = 1
 	lx.lastTC, lx.lastWord = tcLit, 0
 	lx.lastNOTC, lx.lastNOWord = tcLit, 0
+	lx.flush(from)
 	lx.buf = append(lx.buf, 0, kind)
+	lx.mark = to
 	return true
 }
 
@@ -523,6 +536,7 @@ func checkText(s string, i, j int) bool {
 func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 	lx.src, lx.d = sql, d
 	lx.buf = append(dst, byte(d))
+	lx.mark = 0
 	mysqlish := d != Postgres
 	s := sql
 	n := len(s)
@@ -536,10 +550,10 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			for j < n && isWS(s[j]) {
 				j++
 			}
-			if j-i == 1 {
-				lx.buf = append(lx.buf, c)
-			} else {
-				lx.buf = append(lx.buf, c, s[j-1])
+			if j-i > 2 {
+				// Keep s[i] and s[j-1] (one or two bytes: as written).
+				lx.flush(i + 1)
+				lx.mark = j - 1
 			}
 			i = j
 			continue
@@ -599,7 +613,6 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 				// rune and reads the $ as a dollar quote.
 				return lx.buf, false
 			}
-			lx.buf = append(lx.buf, w...)
 			if id == wTrue || id == wFalse || id == wNull {
 				lx.constant()
 			} else {
@@ -641,18 +654,15 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			if i+1 < n && s[i+1] == '-' {
 				return lx.buf, false
 			}
-			lx.buf = append(lx.buf, c)
 			lx.tok(tcSign, 0)
 			i++
 		case c == '+':
-			lx.buf = append(lx.buf, c)
 			lx.tok(tcSign, 0)
 			i++
 		case c == '/':
 			if i+1 < n && s[i+1] == '*' {
 				return lx.buf, false
 			}
-			lx.buf = append(lx.buf, c)
 			lx.tok(tcOther, 0)
 			i++
 		case c == ';':
@@ -662,22 +672,21 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 					return lx.buf, false
 				}
 			}
-			lx.buf = append(lx.buf, c)
 			lx.tok(tcOther, 0)
 			i++
 		case c == '(':
-			lx.buf = append(lx.buf, c)
+			lx.flush(i + 1) // groupStart
 			lx.tok(tcOpen, 0)
 			i++
 		case c == ')':
 			if lx.group && lx.groupCount >= 2 && lx.lastTC == tcLit {
+				// Only literals, commas and whitespace since the (.
 				lx.buf = append(lx.buf[:lx.groupStart], 0, 1, lx.groupKind)
+				lx.mark = i
 			}
-			lx.buf = append(lx.buf, c)
 			lx.tok(tcClose, 0)
 			i++
 		case c == ',':
-			lx.buf = append(lx.buf, c)
 			lx.tok(tcComma, 0)
 			i++
 		case c == '=' || c == '<' || c == '>' || c == '!':
@@ -685,7 +694,6 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			for j < n && (s[j] == '=' || s[j] == '<' || s[j] == '>' || s[j] == '!') {
 				j++
 			}
-			lx.buf = append(lx.buf, s[i:j]...)
 			lx.tok(tcCmp, 0)
 			i = j
 		case c == '|' || c == '&':
@@ -693,7 +701,6 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			for j < n && s[j] == c {
 				j++
 			}
-			lx.buf = append(lx.buf, s[i:j]...)
 			if j-i == 2 {
 				lx.tok(tcBoolOp, 0)
 			} else {
@@ -704,7 +711,6 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			return lx.buf, false
 		default:
 			// . * % ^ ~ : ? @ [ ] { } \ and the like.
-			lx.buf = append(lx.buf, c)
 			lx.tok(tcOther, 0)
 			i++
 		}
@@ -712,6 +718,7 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 	if !lx.first {
 		return lx.buf, false
 	}
+	lx.flush(n)
 	if lx.sawDelUpd && (lx.litCmpLit || lx.boolLit || lx.numWord) {
 		return lx.buf, false
 	}
@@ -784,14 +791,13 @@ done:
 		if !checkText(s, i, j) {
 			return false
 		}
-		lx.buf = append(lx.buf, run...)
 		lx.constant()
 		if other {
 			lx.numWord, lx.lastNumWord = true, true
 		}
 		return true
 	}
-	return lx.lit(kind, i, j)
+	return lx.lit(kind, i, j, i, j)
 }
 
 // prevNonWS returns the last byte before i that is not whitespace (0 at
@@ -847,11 +853,10 @@ func (lx *fpLexer) quotedLit(s string, i int, q byte, kind byte, escapes bool) b
 		return false
 	}
 	if i > 0 && glueByte(s[i-1]) {
-		lx.buf = append(lx.buf, s[i:end]...)
 		lx.constant()
 		return true
 	}
-	return lx.lit(kind, i+1, end-1)
+	return lx.lit(kind, i+1, end-1, i, end)
 }
 
 // quotedIdent copies a `…` (MySQL family) or "…" (PostgreSQL) identifier.
@@ -861,7 +866,6 @@ func (lx *fpLexer) quotedIdent(s string, i int, q byte) bool {
 		return false
 	}
 	lx.next = end
-	lx.buf = append(lx.buf, s[i:end]...)
 	lx.tok(tcWord, wOther)
 	return true
 }
@@ -896,12 +900,10 @@ func (lx *fpLexer) prefixed(s string, i, j int, mysqlish bool) bool {
 		}
 	}
 	if kind == 0 {
-		lx.buf = append(lx.buf, s[i:end]...)
 		lx.constant()
 		return true
 	}
-	lx.buf = append(lx.buf, s[i])
-	return lx.lit(kind, j+1, end-1)
+	return lx.lit(kind, j+1, end-1, j, end)
 }
 
 // isStar reports whether a string may be '*' once unescaped: TiDB's digest
@@ -964,7 +966,6 @@ func (lx *fpLexer) dollar(s string, i int) bool {
 		if j < n && (isIdentByte(s[j]) || glueByte(s[j])) {
 			return false
 		}
-		lx.buf = append(lx.buf, s[i:j]...)
 		lx.tok(tcOther, 0)
 		lx.next = j
 		return true
@@ -1006,5 +1007,5 @@ func (lx *fpLexer) dollar(s string, i int) bool {
 		return false
 	}
 	lx.next = end + len(tag)
-	return lx.lit(kindDollar, j+1, end)
+	return lx.lit(kindDollar, j+1, end, i, end+len(tag))
 }
