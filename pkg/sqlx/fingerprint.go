@@ -214,6 +214,8 @@ const (
 	cWS                    // whitespace: space, tab, newline, carriage return
 	cGlue                  // a literal right after it is not a literal (glueByte)
 	cWordStart             // [A-Za-z_], >= 0x80
+	cQStop                 // ' " ` \: scanQuoted looks at them
+	cText                  // printable ASCII, tab, newline, carriage return
 )
 
 var ctab = func() (t [256]uint8) {
@@ -224,6 +226,13 @@ var ctab = func() (t [256]uint8) {
 		}
 		if b >= '0' && b <= '9' || b == '$' {
 			t[c] |= cIdent | cGlue
+		}
+		if b >= 0x20 && b < 0x7f || b == '\t' || b == '\n' || b == '\r' {
+			t[c] |= cText
+		}
+		switch b {
+		case '\'', '"', '`', '\\':
+			t[c] |= cQStop
 		}
 		switch b {
 		case ' ', '\t', '\n', '\r':
@@ -493,6 +502,9 @@ func (lx *fpLexer) lit(kind byte, start, end, from, to int) bool {
 func scanQuoted(s string, i int, q byte, escapes bool) (end int, closed, backslash, doubled bool) {
 	for j := i + 1; j < len(s); j++ {
 		c := s[j]
+		if ctab[c]&cQStop == 0 {
+			continue
+		}
 		if c == '\\' {
 			backslash = true
 			if escapes {
@@ -517,12 +529,12 @@ func scanQuoted(s string, i int, q byte, escapes bool) (end int, closed, backsla
 func checkText(s string, i, j int) bool {
 	for k := i; k < j; {
 		c := s[k]
-		if c < 0x80 {
-			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
-				return false
-			}
+		if ctab[c]&cText != 0 {
 			k++
 			continue
+		}
+		if c < 0x80 {
+			return false // a control byte
 		}
 		r, n := utf8.DecodeRuneInString(s[k:j])
 		if r == utf8.RuneError && n <= 1 {
