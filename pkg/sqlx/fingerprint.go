@@ -586,8 +586,7 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			}
 			lx.first = true
 		}
-		switch {
-		case ctab[c]&cWordStart != 0:
+		if ctab[c]&cWordStart != 0 {
 			j := i + 1
 			high := c
 			for j < n && ctab[s[j]]&cIdent != 0 {
@@ -631,17 +630,20 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 				lx.tok(tcWord, id)
 			}
 			i = j
-		case c >= '0' && c <= '9':
+			continue
+		}
+		switch c {
+		case '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 			if !lx.number(s, i) {
 				return lx.buf, false
 			}
 			i = lx.next
-		case c == '\'':
+		case '\'':
 			if !lx.quotedLit(s, i, '\'', kindStr, mysqlish) {
 				return lx.buf, false
 			}
 			i = lx.next
-		case c == '"':
+		case '"':
 			if mysqlish {
 				if !lx.quotedLit(s, i, '"', kindDQStr, true) {
 					return lx.buf, false
@@ -650,34 +652,34 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 				return lx.buf, false
 			}
 			i = lx.next
-		case c == '`':
+		case '`':
 			if !mysqlish || !lx.quotedIdent(s, i, '`') {
 				return lx.buf, false
 			}
 			i = lx.next
-		case c == '$':
+		case '$':
 			if mysqlish || !lx.dollar(s, i) {
 				return lx.buf, false
 			}
 			i = lx.next
-		case c == '#':
+		case '#':
 			return lx.buf, false
-		case c == '-':
+		case '-':
 			if i+1 < n && s[i+1] == '-' {
 				return lx.buf, false
 			}
 			lx.tok(tcSign, 0)
 			i++
-		case c == '+':
+		case '+':
 			lx.tok(tcSign, 0)
 			i++
-		case c == '/':
+		case '/':
 			if i+1 < n && s[i+1] == '*' {
 				return lx.buf, false
 			}
 			lx.tok(tcOther, 0)
 			i++
-		case c == ';':
+		case ';':
 			// Only a trailing ; (a second statement may be anything).
 			for j := i + 1; j < n; j++ {
 				if !isWS(s[j]) {
@@ -686,11 +688,11 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			}
 			lx.tok(tcOther, 0)
 			i++
-		case c == '(':
+		case '(':
 			lx.flush(i + 1) // groupStart
 			lx.tok(tcOpen, 0)
 			i++
-		case c == ')':
+		case ')':
 			if lx.group && lx.groupCount >= 2 && lx.lastTC == tcLit {
 				// Only literals, commas and whitespace since the (.
 				lx.buf = append(lx.buf[:lx.groupStart], 0, 1, lx.groupKind)
@@ -698,17 +700,17 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			}
 			lx.tok(tcClose, 0)
 			i++
-		case c == ',':
+		case ',':
 			lx.tok(tcComma, 0)
 			i++
-		case c == '=' || c == '<' || c == '>' || c == '!':
+		case '=', '<', '>', '!':
 			j := i + 1
 			for j < n && (s[j] == '=' || s[j] == '<' || s[j] == '>' || s[j] == '!') {
 				j++
 			}
 			lx.tok(tcCmp, 0)
 			i = j
-		case c == '|' || c == '&':
+		case '|', '&':
 			j := i + 1
 			for j < n && s[j] == c {
 				j++
@@ -719,9 +721,10 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 				lx.tok(tcOther, 0)
 			}
 			i = j
-		case c < 0x20 || c == 0x7f:
-			return lx.buf, false
 		default:
+			if c < 0x20 || c == 0x7f {
+				return lx.buf, false
+			}
 			// . * % ^ ~ : ? @ [ ] { } \ and the like.
 			lx.tok(tcOther, 0)
 			i++
