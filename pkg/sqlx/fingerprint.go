@@ -276,114 +276,42 @@ func eqFold(s, kw string) bool {
 	return true
 }
 
+// keywords are the words wordID recognises, by id.
+var keywords = [...]string{
+	wSelect: "select", wInsert: "insert", wUpdate: "update", wDelete: "delete", wReplace: "replace",
+	wWith: "with", wOr: "or", wAnd: "and", wXor: "xor", wNot: "not", wWhere: "where", wHaving: "having",
+	wOn: "on", wWhen: "when", wCollate: "collate", wCharset: "charset", wSet: "set", wEscape: "escape",
+	wUsing: "using", wOrder: "order", wGroup: "group", wBy: "by", wLike: "like", wIndex: "index",
+	wUse: "use", wForce: "force", wIgnore: "ignore", wTrue: "true", wFalse: "false", wNull: "null",
+}
+
+// kwByShape holds the ids of the keywords of each length (2..7) and first
+// letter (&0x1f), 0 terminated.
+var kwByShape = func() (t [8][32][4]uint8) {
+	for id, kw := range keywords {
+		if kw == "" {
+			continue
+		}
+		c := &t[len(kw)][kw[0]&0x1f]
+		k := 0
+		for c[k] != 0 {
+			k++
+		}
+		c[k] = uint8(id) // at most 3 a shape: the last stays 0
+	}
+	return t
+}()
+
 func wordID(s string) uint8 {
 	if len(s) < 2 || len(s) > 7 {
 		return wOther
 	}
-	switch s[0] | 0x20 {
-	case 'a':
-		if eqFold(s, "and") {
-			return wAnd
+	for _, id := range &kwByShape[len(s)][s[0]&0x1f] {
+		if id == 0 {
+			break
 		}
-	case 'b':
-		if eqFold(s, "by") {
-			return wBy
-		}
-	case 'c':
-		switch {
-		case eqFold(s, "collate"):
-			return wCollate
-		case eqFold(s, "charset"):
-			return wCharset
-		}
-	case 'd':
-		if eqFold(s, "delete") {
-			return wDelete
-		}
-	case 'e':
-		if eqFold(s, "escape") {
-			return wEscape
-		}
-	case 'f':
-		switch {
-		case eqFold(s, "force"):
-			return wForce
-		case eqFold(s, "false"):
-			return wFalse
-		}
-	case 'g':
-		if eqFold(s, "group") {
-			return wGroup
-		}
-	case 'h':
-		if eqFold(s, "having") {
-			return wHaving
-		}
-	case 'i':
-		switch {
-		case eqFold(s, "insert"):
-			return wInsert
-		case eqFold(s, "index"):
-			return wIndex
-		case eqFold(s, "ignore"):
-			return wIgnore
-		}
-	case 'l':
-		if eqFold(s, "like") {
-			return wLike
-		}
-	case 'n':
-		switch {
-		case eqFold(s, "not"):
-			return wNot
-		case eqFold(s, "null"):
-			return wNull
-		}
-	case 'o':
-		switch {
-		case eqFold(s, "or"):
-			return wOr
-		case eqFold(s, "on"):
-			return wOn
-		case eqFold(s, "order"):
-			return wOrder
-		}
-	case 'r':
-		if eqFold(s, "replace") {
-			return wReplace
-		}
-	case 's':
-		switch {
-		case eqFold(s, "select"):
-			return wSelect
-		case eqFold(s, "set"):
-			return wSet
-		}
-	case 't':
-		if eqFold(s, "true") {
-			return wTrue
-		}
-	case 'u':
-		switch {
-		case eqFold(s, "update"):
-			return wUpdate
-		case eqFold(s, "using"):
-			return wUsing
-		case eqFold(s, "use"):
-			return wUse
-		}
-	case 'w':
-		switch {
-		case eqFold(s, "where"):
-			return wWhere
-		case eqFold(s, "with"):
-			return wWith
-		case eqFold(s, "when"):
-			return wWhen
-		}
-	case 'x':
-		if eqFold(s, "xor") {
-			return wXor
+		if eqFold(s, keywords[id]) {
+			return id
 		}
 	}
 	return wOther

@@ -162,3 +162,26 @@ func FuzzFingerprintReference(f *testing.F) {
 		checkSameAsReference(t, sql, Dialect(dd%4))
 	})
 }
+
+// TestWordIDTable: the keyword table holds every keyword (at most three a
+// shape) and agrees with the reference switch on all ASCII words of its
+// shapes.
+func TestWordIDTable(t *testing.T) {
+	for id, kw := range keywords {
+		if kw != "" && (wordID(kw) != uint8(id) || wordID(strings.ToUpper(kw)) != uint8(id)) {
+			t.Errorf("%q: %d", kw, wordID(kw))
+		}
+	}
+	for l := range kwByShape {
+		for f := range kwByShape[l] {
+			if kwByShape[l][f][3] != 0 {
+				t.Errorf("shape %d %c: more than three keywords", l, f)
+			}
+		}
+	}
+	for _, w := range []string{"", "o", "orx", "a_d", "_nd", "\xc1nd", "\xc1ND", "selec", "selectt", "wher", "by_", "@nd", "`nd", "sET", "Or"} {
+		if wordID(w) != refWordID(w) {
+			t.Errorf("%q: %d, reference %d", w, wordID(w), refWordID(w))
+		}
+	}
+}
