@@ -9,12 +9,6 @@ import "unicode/utf8"
 // cacheable flag and the same literal spans on the differential and fuzz
 // corpora. Do not optimise this file.
 
-// refFingerprint is the lexer pass of Fingerprint, without keySafe.
-func refFingerprint(dst []byte, sql string, d Dialect) ([]byte, bool) {
-	var lx refFpLexer
-	return lx.run(dst, sql, d)
-}
-
 type refFpLexer struct {
 	src string
 	d   Dialect
