@@ -354,6 +354,16 @@ func (lx *fpLexer) tok(tc, w uint8) {
 	}
 }
 
+// tokPlain is tok for a token that is not ( ) , + - or a comparison
+// (tcWord, tcBoolOp, tcOther), small enough to be inlined.
+func (lx *fpLexer) tokPlain(tc, w uint8) {
+	lx.lastNumWord = false
+	lx.group = false
+	lx.cmpState = 0
+	lx.lastTC, lx.lastWord = tc, w
+	lx.lastNOTC, lx.lastNOWord = tc, w
+}
+
 // constant records a copied constant (a number or string the key keeps
 // as written, TRUE, FALSE, NULL): compared with a replaced literal, it
 // makes WhereAlwaysTrue depend on the literal.
@@ -555,7 +565,7 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			if id == wTrue || id == wFalse || id == wNull {
 				lx.constant()
 			} else {
-				lx.tok(tcWord, id)
+				lx.tokPlain(tcWord, id)
 			}
 			i = j
 			continue
@@ -605,7 +615,7 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			if i+1 < n && s[i+1] == '*' {
 				return lx.buf, false
 			}
-			lx.tok(tcOther, 0)
+			lx.tokPlain(tcOther, 0)
 			i++
 		case ';':
 			// Only a trailing ; (a second statement may be anything).
@@ -614,7 +624,7 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 					return lx.buf, false
 				}
 			}
-			lx.tok(tcOther, 0)
+			lx.tokPlain(tcOther, 0)
 			i++
 		case '(':
 			lx.flush(i + 1) // groupStart
@@ -644,9 +654,9 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 				j++
 			}
 			if j-i == 2 {
-				lx.tok(tcBoolOp, 0)
+				lx.tokPlain(tcBoolOp, 0)
 			} else {
-				lx.tok(tcOther, 0)
+				lx.tokPlain(tcOther, 0)
 			}
 			i = j
 		default:
@@ -654,7 +664,7 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 				return lx.buf, false
 			}
 			// . * % ^ ~ : ? @ [ ] { } \ and the like.
-			lx.tok(tcOther, 0)
+			lx.tokPlain(tcOther, 0)
 			i++
 		}
 	}
@@ -809,7 +819,7 @@ func (lx *fpLexer) quotedIdent(s string, i int, q byte) bool {
 		return false
 	}
 	lx.next = end
-	lx.tok(tcWord, wOther)
+	lx.tokPlain(tcWord, wOther)
 	return true
 }
 
@@ -909,7 +919,7 @@ func (lx *fpLexer) dollar(s string, i int) bool {
 		if j < n && (isIdentByte(s[j]) || glueByte(s[j])) {
 			return false
 		}
-		lx.tok(tcOther, 0)
+		lx.tokPlain(tcOther, 0)
 		lx.next = j
 		return true
 	}
