@@ -438,9 +438,20 @@ func (lx *fpLexer) lit(kind byte, start, end, from, to int) bool {
 // text starting at i (the opening quote), whether it was closed, and
 // whether it holds a backslash or a doubled quote.
 func scanQuoted(s string, i int, q byte, escapes bool) (end int, closed, backslash, doubled bool) {
+	end, closed, backslash, doubled, _ = scanQuotedText(s, i, q, escapes)
+	return end, closed, backslash, doubled
+}
+
+// scanQuotedText is scanQuoted that also reports whether every byte it
+// looked at is printable ASCII, tab, newline or carriage return; with no
+// backslash, that is every byte of s[i:end] (checkText holds).
+func scanQuotedText(s string, i int, q byte, escapes bool) (end int, closed, backslash, doubled, plain bool) {
+	var notText uint8 // cText set: a byte that is not text
 	for j := i + 1; j < len(s); j++ {
 		c := s[j]
-		if ctab[c]&cQStop == 0 {
+		t := ctab[c]
+		notText |= ^t
+		if t&cQStop == 0 {
 			continue
 		}
 		if c == '\\' {
@@ -456,10 +467,10 @@ func scanQuoted(s string, i int, q byte, escapes bool) (end int, closed, backsla
 				j++
 				continue
 			}
-			return j + 1, true, backslash, doubled
+			return j + 1, true, backslash, doubled, !backslash && notText&cText == 0
 		}
 	}
-	return len(s), false, backslash, doubled
+	return len(s), false, backslash, doubled, false
 }
 
 // checkText reports whether s[i:j] is valid UTF-8 without control bytes
@@ -797,12 +808,12 @@ func isHex(s string) bool {
 
 // quotedLit handles '…' (and "…" in the MySQL family) at i.
 func (lx *fpLexer) quotedLit(s string, i int, q byte, kind byte, escapes bool) bool {
-	end, closed, backslash, _ := scanQuoted(s, i, q, escapes)
+	end, closed, backslash, _, plain := scanQuotedText(s, i, q, escapes)
 	if !closed || backslash && !escapes {
 		return false
 	}
 	lx.next = end
-	if !checkText(s, i, end) || contentDanger(s[i+1:end-1]) || isStar(s[i+1:end-1]) || q == '"' && gluedDQ(s, i, end) {
+	if !plain && !checkText(s, i, end) || contentDanger(s[i+1:end-1]) || isStar(s[i+1:end-1]) || q == '"' && gluedDQ(s, i, end) {
 		return false
 	}
 	if i > 0 && glueByte(s[i-1]) {
