@@ -712,7 +712,7 @@ func (lx *fpLexer) number(s string, i int) bool {
 done:
 	lx.next = j
 	run := s[i:j]
-	if hasDollar(run) {
+	if other && hasDollar(run) { // $ is an identifier byte: other
 		// go-sqllexer ends the number before the $ and reads a dollar
 		// quote from there.
 		return false
