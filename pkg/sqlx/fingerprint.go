@@ -638,8 +638,10 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			lx.tokPlain(tcOther, 0)
 			i++
 		case '(':
-			lx.flush(i + 1) // groupStart
 			lx.tok(tcOpen, 0)
+			// len(buf) once the ( is copied: a list is replaced only
+			// after two literals, which flush past it.
+			lx.groupStart = len(lx.buf) + i + 1 - lx.mark
 			i++
 		case ')':
 			if lx.group && lx.groupCount >= 2 && lx.lastTC == tcLit {
