@@ -40,10 +40,11 @@ func checkSameAsReference(t testing.TB, sql string, d Dialect) {
 	}
 }
 
-// fuzzCorpus reads the inputs of FuzzFingerprint: the seed corpus in
-// testdata and the fuzzing cache ($GOCACHE/fuzz) when there is one.
+// fuzzCorpus reads the inputs of FuzzFingerprint and
+// FuzzFingerprintReference: the seed corpus in testdata and the fuzzing
+// cache ($GOCACHE/fuzz) when there is one.
 func fuzzCorpus(t *testing.T) []stmtCase {
-	dirs := []string{filepath.Join("testdata", "fuzz", "FuzzFingerprint")}
+	dirs := []string{filepath.Join("testdata", "fuzz", "FuzzFingerprint"), filepath.Join("testdata", "fuzz", "FuzzFingerprintReference")}
 	gc := os.Getenv("GOCACHE")
 	if gc == "" {
 		if uc, err := os.UserCacheDir(); err == nil {
@@ -51,7 +52,9 @@ func fuzzCorpus(t *testing.T) []stmtCase {
 		}
 	}
 	if gc != "" {
-		dirs = append(dirs, filepath.Join(gc, "fuzz", "github.com", "dbsec", "dbsec", "pkg", "sqlx", "FuzzFingerprint"))
+		for _, target := range []string{"FuzzFingerprint", "FuzzFingerprintReference"} {
+			dirs = append(dirs, filepath.Join(gc, "fuzz", "github.com", "dbsec", "dbsec", "pkg", "sqlx", target))
+		}
 	}
 	var out []stmtCase
 	for _, dir := range dirs {
