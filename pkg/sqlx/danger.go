@@ -21,8 +21,9 @@ var contentPatterns = []string{
 }
 
 var (
-	contentSingle [256]bool      // one-byte patterns
-	contentBigram [256][4]uint64 // first two bytes of longer patterns
+	contentSingle  [256]bool      // one-byte patterns
+	contentBigram  [256][4]uint64 // first two bytes of longer patterns
+	contentByFirst [256][]string  // longer patterns by their first byte
 )
 
 func init() {
@@ -32,6 +33,7 @@ func init() {
 			continue
 		}
 		contentBigram[p[0]][p[1]>>6] |= 1 << (p[1] & 63)
+		contentByFirst[p[0]] = append(contentByFirst[p[0]], p)
 	}
 	contentBigram['o']['r'>>6] |= 1 << ('r' & 63)
 }
@@ -48,8 +50,11 @@ func isRegexpSpace(c byte) bool {
 // pattern of contentPatterns (ASCII case-insensitive) or a word "or"
 // followed by whitespace.
 func contentDanger(s string) bool {
+	if s == "" {
+		return false
+	}
+	c := lowerByte(s[0])
 	for k := 0; k < len(s); k++ {
-		c := lowerByte(s[k])
 		if contentSingle[c] {
 			return true
 		}
@@ -57,17 +62,17 @@ func contentDanger(s string) bool {
 			break
 		}
 		c1 := lowerByte(s[k+1])
-		if contentBigram[c][c1>>6]&(1<<(c1&63)) == 0 {
-			continue
-		}
-		if c == 'o' && c1 == 'r' && (k == 0 || !isWordByte(s[k-1])) && k+2 < len(s) && isRegexpSpace(s[k+2]) {
-			return true
-		}
-		for _, p := range contentPatterns {
-			if len(p) > 1 && p[0] == c && p[1] == c1 && hasFoldPrefix(s[k:], p) {
+		if contentBigram[c][c1>>6]&(1<<(c1&63)) != 0 {
+			if c == 'o' && c1 == 'r' && (k == 0 || !isWordByte(s[k-1])) && k+2 < len(s) && isRegexpSpace(s[k+2]) {
 				return true
 			}
+			for _, p := range contentByFirst[c] {
+				if p[1] == c1 && hasFoldPrefix(s[k:], p) {
+					return true
+				}
+			}
 		}
+		c = c1
 	}
 	return false
 }

@@ -185,6 +185,10 @@ type fpLexer struct {
 	indexHint   bool // USE/FORCE/IGNORE INDEX seen
 	first       bool // first token seen
 	next        int  // where the token being scanned ends
+	// The key is the text with changes (literals, long whitespace runs,
+	// lists): src[mark:] is not in buf yet and is copied as it is when the
+	// next change is written (flush), so that copied tokens cost nothing.
+	mark int
 
 	// A parenthesised list of literals of one kind, (1, 2, 3), becomes
 	// one placeholder 0x00 0x01 kind: TiDB's digest writes ( ... ) and
@@ -210,6 +214,8 @@ const (
 	cWS                    // whitespace: space, tab, newline, carriage return
 	cGlue                  // a literal right after it is not a literal (glueByte)
 	cWordStart             // [A-Za-z_], >= 0x80
+	cQStop                 // ' " ` \: scanQuoted looks at them
+	cText                  // printable ASCII, tab, newline, carriage return
 )
 
 var ctab = func() (t [256]uint8) {
@@ -220,6 +226,13 @@ var ctab = func() (t [256]uint8) {
 		}
 		if b >= '0' && b <= '9' || b == '$' {
 			t[c] |= cIdent | cGlue
+		}
+		if b >= 0x20 && b < 0x7f || b == '\t' || b == '\n' || b == '\r' {
+			t[c] |= cText
+		}
+		switch b {
+		case '\'', '"', '`', '\\':
+			t[c] |= cQStop
 		}
 		switch b {
 		case ' ', '\t', '\n', '\r':
@@ -263,114 +276,42 @@ func eqFold(s, kw string) bool {
 	return true
 }
 
+// keywords are the words wordID recognises, by id.
+var keywords = [...]string{
+	wSelect: "select", wInsert: "insert", wUpdate: "update", wDelete: "delete", wReplace: "replace",
+	wWith: "with", wOr: "or", wAnd: "and", wXor: "xor", wNot: "not", wWhere: "where", wHaving: "having",
+	wOn: "on", wWhen: "when", wCollate: "collate", wCharset: "charset", wSet: "set", wEscape: "escape",
+	wUsing: "using", wOrder: "order", wGroup: "group", wBy: "by", wLike: "like", wIndex: "index",
+	wUse: "use", wForce: "force", wIgnore: "ignore", wTrue: "true", wFalse: "false", wNull: "null",
+}
+
+// kwByShape holds the ids of the keywords of each length (2..7) and first
+// letter (&0x1f), 0 terminated.
+var kwByShape = func() (t [8][32][4]uint8) {
+	for id, kw := range keywords {
+		if kw == "" {
+			continue
+		}
+		c := &t[len(kw)][kw[0]&0x1f]
+		k := 0
+		for c[k] != 0 {
+			k++
+		}
+		c[k] = uint8(id) // at most 3 a shape: the last stays 0
+	}
+	return t
+}()
+
 func wordID(s string) uint8 {
 	if len(s) < 2 || len(s) > 7 {
 		return wOther
 	}
-	switch s[0] | 0x20 {
-	case 'a':
-		if eqFold(s, "and") {
-			return wAnd
+	for _, id := range &kwByShape[len(s)][s[0]&0x1f] {
+		if id == 0 {
+			break
 		}
-	case 'b':
-		if eqFold(s, "by") {
-			return wBy
-		}
-	case 'c':
-		switch {
-		case eqFold(s, "collate"):
-			return wCollate
-		case eqFold(s, "charset"):
-			return wCharset
-		}
-	case 'd':
-		if eqFold(s, "delete") {
-			return wDelete
-		}
-	case 'e':
-		if eqFold(s, "escape") {
-			return wEscape
-		}
-	case 'f':
-		switch {
-		case eqFold(s, "force"):
-			return wForce
-		case eqFold(s, "false"):
-			return wFalse
-		}
-	case 'g':
-		if eqFold(s, "group") {
-			return wGroup
-		}
-	case 'h':
-		if eqFold(s, "having") {
-			return wHaving
-		}
-	case 'i':
-		switch {
-		case eqFold(s, "insert"):
-			return wInsert
-		case eqFold(s, "index"):
-			return wIndex
-		case eqFold(s, "ignore"):
-			return wIgnore
-		}
-	case 'l':
-		if eqFold(s, "like") {
-			return wLike
-		}
-	case 'n':
-		switch {
-		case eqFold(s, "not"):
-			return wNot
-		case eqFold(s, "null"):
-			return wNull
-		}
-	case 'o':
-		switch {
-		case eqFold(s, "or"):
-			return wOr
-		case eqFold(s, "on"):
-			return wOn
-		case eqFold(s, "order"):
-			return wOrder
-		}
-	case 'r':
-		if eqFold(s, "replace") {
-			return wReplace
-		}
-	case 's':
-		switch {
-		case eqFold(s, "select"):
-			return wSelect
-		case eqFold(s, "set"):
-			return wSet
-		}
-	case 't':
-		if eqFold(s, "true") {
-			return wTrue
-		}
-	case 'u':
-		switch {
-		case eqFold(s, "update"):
-			return wUpdate
-		case eqFold(s, "using"):
-			return wUsing
-		case eqFold(s, "use"):
-			return wUse
-		}
-	case 'w':
-		switch {
-		case eqFold(s, "where"):
-			return wWhere
-		case eqFold(s, "with"):
-			return wWith
-		case eqFold(s, "when"):
-			return wWhen
-		}
-	case 'x':
-		if eqFold(s, "xor") {
-			return wXor
+		if eqFold(s, keywords[id]) {
+			return id
 		}
 	}
 	return wOther
@@ -413,6 +354,16 @@ func (lx *fpLexer) tok(tc, w uint8) {
 	}
 }
 
+// tokPlain is tok for a token that is not ( ) , + - or a comparison
+// (tcWord, tcBoolOp, tcOther), small enough to be inlined.
+func (lx *fpLexer) tokPlain(tc, w uint8) {
+	lx.lastNumWord = false
+	lx.group = false
+	lx.cmpState = 0
+	lx.lastTC, lx.lastWord = tc, w
+	lx.lastNOTC, lx.lastNOWord = tc, w
+}
+
 // constant records a copied constant (a number or string the key keeps
 // as written, TRUE, FALSE, NULL): compared with a replaced literal, it
 // makes WhereAlwaysTrue depend on the literal.
@@ -427,9 +378,16 @@ func (lx *fpLexer) constant() {
 	lx.lastNOTC, lx.lastNOWord = tcOther, 0
 }
 
-// lit records a replaced literal; it returns false when the literal's
-// context makes the statement uncacheable.
-func (lx *fpLexer) lit(kind byte, start, end int) bool {
+// flush copies the text up to i into the key.
+func (lx *fpLexer) flush(i int) {
+	lx.buf = append(lx.buf, lx.src[lx.mark:i]...)
+	lx.mark = i
+}
+
+// lit records a replaced literal, content src[start:end], whole text
+// src[from:to]; it returns false when the literal's context makes the
+// statement uncacheable.
+func (lx *fpLexer) lit(kind byte, start, end, from, to int) bool {
 	if lx.spans != nil {
 		*lx.spans = append(*lx.spans, litSpan{start, end, kind})
 	}
@@ -470,7 +428,9 @@ func (lx *fpLexer) lit(kind byte, start, end int) bool {
 	lx.cmpState = 1
 	lx.lastTC, lx.lastWord = tcLit, 0
 	lx.lastNOTC, lx.lastNOWord = tcLit, 0
+	lx.flush(from)
 	lx.buf = append(lx.buf, 0, kind)
+	lx.mark = to
 	return true
 }
 
@@ -478,8 +438,22 @@ func (lx *fpLexer) lit(kind byte, start, end int) bool {
 // text starting at i (the opening quote), whether it was closed, and
 // whether it holds a backslash or a doubled quote.
 func scanQuoted(s string, i int, q byte, escapes bool) (end int, closed, backslash, doubled bool) {
+	end, closed, backslash, doubled, _ = scanQuotedText(s, i, q, escapes)
+	return end, closed, backslash, doubled
+}
+
+// scanQuotedText is scanQuoted that also reports whether every byte it
+// looked at is printable ASCII, tab, newline or carriage return; with no
+// backslash, that is every byte of s[i:end] (checkText holds).
+func scanQuotedText(s string, i int, q byte, escapes bool) (end int, closed, backslash, doubled, plain bool) {
+	var notText uint8 // cText set: a byte that is not text
 	for j := i + 1; j < len(s); j++ {
 		c := s[j]
+		t := ctab[c]
+		notText |= ^t
+		if t&cQStop == 0 {
+			continue
+		}
 		if c == '\\' {
 			backslash = true
 			if escapes {
@@ -493,10 +467,10 @@ func scanQuoted(s string, i int, q byte, escapes bool) (end int, closed, backsla
 				j++
 				continue
 			}
-			return j + 1, true, backslash, doubled
+			return j + 1, true, backslash, doubled, !backslash && notText&cText == 0
 		}
 	}
-	return len(s), false, backslash, doubled
+	return len(s), false, backslash, doubled, false
 }
 
 // checkText reports whether s[i:j] is valid UTF-8 without control bytes
@@ -504,12 +478,12 @@ func scanQuoted(s string, i int, q byte, escapes bool) (end int, closed, backsla
 func checkText(s string, i, j int) bool {
 	for k := i; k < j; {
 		c := s[k]
-		if c < 0x80 {
-			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
-				return false
-			}
+		if ctab[c]&cText != 0 {
 			k++
 			continue
+		}
+		if c < 0x80 {
+			return false // a control byte
 		}
 		r, n := utf8.DecodeRuneInString(s[k:j])
 		if r == utf8.RuneError && n <= 1 {
@@ -523,6 +497,7 @@ func checkText(s string, i, j int) bool {
 func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 	lx.src, lx.d = sql, d
 	lx.buf = append(dst, byte(d))
+	lx.mark = 0
 	mysqlish := d != Postgres
 	s := sql
 	n := len(s)
@@ -536,10 +511,10 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			for j < n && isWS(s[j]) {
 				j++
 			}
-			if j-i == 1 {
-				lx.buf = append(lx.buf, c)
-			} else {
-				lx.buf = append(lx.buf, c, s[j-1])
+			if j-i > 2 {
+				// Keep s[i] and s[j-1] (one or two bytes: as written).
+				lx.flush(i + 1)
+				lx.mark = j - 1
 			}
 			i = j
 			continue
@@ -560,8 +535,7 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 			}
 			lx.first = true
 		}
-		switch {
-		case ctab[c]&cWordStart != 0:
+		if ctab[c]&cWordStart != 0 {
 			j := i + 1
 			high := c
 			for j < n && ctab[s[j]]&cIdent != 0 {
@@ -599,24 +573,26 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 				// rune and reads the $ as a dollar quote.
 				return lx.buf, false
 			}
-			lx.buf = append(lx.buf, w...)
 			if id == wTrue || id == wFalse || id == wNull {
 				lx.constant()
 			} else {
-				lx.tok(tcWord, id)
+				lx.tokPlain(tcWord, id)
 			}
 			i = j
-		case c >= '0' && c <= '9':
+			continue
+		}
+		switch c {
+		case '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 			if !lx.number(s, i) {
 				return lx.buf, false
 			}
 			i = lx.next
-		case c == '\'':
+		case '\'':
 			if !lx.quotedLit(s, i, '\'', kindStr, mysqlish) {
 				return lx.buf, false
 			}
 			i = lx.next
-		case c == '"':
+		case '"':
 			if mysqlish {
 				if !lx.quotedLit(s, i, '"', kindDQStr, true) {
 					return lx.buf, false
@@ -625,93 +601,90 @@ func (lx *fpLexer) run(dst []byte, sql string, d Dialect) ([]byte, bool) {
 				return lx.buf, false
 			}
 			i = lx.next
-		case c == '`':
+		case '`':
 			if !mysqlish || !lx.quotedIdent(s, i, '`') {
 				return lx.buf, false
 			}
 			i = lx.next
-		case c == '$':
+		case '$':
 			if mysqlish || !lx.dollar(s, i) {
 				return lx.buf, false
 			}
 			i = lx.next
-		case c == '#':
+		case '#':
 			return lx.buf, false
-		case c == '-':
+		case '-':
 			if i+1 < n && s[i+1] == '-' {
 				return lx.buf, false
 			}
-			lx.buf = append(lx.buf, c)
 			lx.tok(tcSign, 0)
 			i++
-		case c == '+':
-			lx.buf = append(lx.buf, c)
+		case '+':
 			lx.tok(tcSign, 0)
 			i++
-		case c == '/':
+		case '/':
 			if i+1 < n && s[i+1] == '*' {
 				return lx.buf, false
 			}
-			lx.buf = append(lx.buf, c)
-			lx.tok(tcOther, 0)
+			lx.tokPlain(tcOther, 0)
 			i++
-		case c == ';':
+		case ';':
 			// Only a trailing ; (a second statement may be anything).
 			for j := i + 1; j < n; j++ {
 				if !isWS(s[j]) {
 					return lx.buf, false
 				}
 			}
-			lx.buf = append(lx.buf, c)
-			lx.tok(tcOther, 0)
+			lx.tokPlain(tcOther, 0)
 			i++
-		case c == '(':
-			lx.buf = append(lx.buf, c)
+		case '(':
 			lx.tok(tcOpen, 0)
+			// len(buf) once the ( is copied: a list is replaced only
+			// after two literals, which flush past it.
+			lx.groupStart = len(lx.buf) + i + 1 - lx.mark
 			i++
-		case c == ')':
+		case ')':
 			if lx.group && lx.groupCount >= 2 && lx.lastTC == tcLit {
+				// Only literals, commas and whitespace since the (.
 				lx.buf = append(lx.buf[:lx.groupStart], 0, 1, lx.groupKind)
+				lx.mark = i
 			}
-			lx.buf = append(lx.buf, c)
 			lx.tok(tcClose, 0)
 			i++
-		case c == ',':
-			lx.buf = append(lx.buf, c)
+		case ',':
 			lx.tok(tcComma, 0)
 			i++
-		case c == '=' || c == '<' || c == '>' || c == '!':
+		case '=', '<', '>', '!':
 			j := i + 1
 			for j < n && (s[j] == '=' || s[j] == '<' || s[j] == '>' || s[j] == '!') {
 				j++
 			}
-			lx.buf = append(lx.buf, s[i:j]...)
 			lx.tok(tcCmp, 0)
 			i = j
-		case c == '|' || c == '&':
+		case '|', '&':
 			j := i + 1
 			for j < n && s[j] == c {
 				j++
 			}
-			lx.buf = append(lx.buf, s[i:j]...)
 			if j-i == 2 {
-				lx.tok(tcBoolOp, 0)
+				lx.tokPlain(tcBoolOp, 0)
 			} else {
-				lx.tok(tcOther, 0)
+				lx.tokPlain(tcOther, 0)
 			}
 			i = j
-		case c < 0x20 || c == 0x7f:
-			return lx.buf, false
 		default:
+			if c < 0x20 || c == 0x7f {
+				return lx.buf, false
+			}
 			// . * % ^ ~ : ? @ [ ] { } \ and the like.
-			lx.buf = append(lx.buf, c)
-			lx.tok(tcOther, 0)
+			lx.tokPlain(tcOther, 0)
 			i++
 		}
 	}
 	if !lx.first {
 		return lx.buf, false
 	}
+	lx.flush(n)
 	if lx.sawDelUpd && (lx.litCmpLit || lx.boolLit || lx.numWord) {
 		return lx.buf, false
 	}
@@ -741,7 +714,7 @@ func (lx *fpLexer) number(s string, i int) bool {
 done:
 	lx.next = j
 	run := s[i:j]
-	if hasDollar(run) {
+	if other && hasDollar(run) { // $ is an identifier byte: other
 		// go-sqllexer ends the number before the $ and reads a dollar
 		// quote from there.
 		return false
@@ -784,14 +757,13 @@ done:
 		if !checkText(s, i, j) {
 			return false
 		}
-		lx.buf = append(lx.buf, run...)
 		lx.constant()
 		if other {
 			lx.numWord, lx.lastNumWord = true, true
 		}
 		return true
 	}
-	return lx.lit(kind, i, j)
+	return lx.lit(kind, i, j, i, j)
 }
 
 // prevNonWS returns the last byte before i that is not whitespace (0 at
@@ -838,20 +810,19 @@ func isHex(s string) bool {
 
 // quotedLit handles '…' (and "…" in the MySQL family) at i.
 func (lx *fpLexer) quotedLit(s string, i int, q byte, kind byte, escapes bool) bool {
-	end, closed, backslash, _ := scanQuoted(s, i, q, escapes)
+	end, closed, backslash, _, plain := scanQuotedText(s, i, q, escapes)
 	if !closed || backslash && !escapes {
 		return false
 	}
 	lx.next = end
-	if !checkText(s, i, end) || contentDanger(s[i+1:end-1]) || isStar(s[i+1:end-1]) || q == '"' && gluedDQ(s, i, end) {
+	if !plain && !checkText(s, i, end) || contentDanger(s[i+1:end-1]) || isStar(s[i+1:end-1]) || q == '"' && gluedDQ(s, i, end) {
 		return false
 	}
 	if i > 0 && glueByte(s[i-1]) {
-		lx.buf = append(lx.buf, s[i:end]...)
 		lx.constant()
 		return true
 	}
-	return lx.lit(kind, i+1, end-1)
+	return lx.lit(kind, i+1, end-1, i, end)
 }
 
 // quotedIdent copies a `…` (MySQL family) or "…" (PostgreSQL) identifier.
@@ -861,8 +832,7 @@ func (lx *fpLexer) quotedIdent(s string, i int, q byte) bool {
 		return false
 	}
 	lx.next = end
-	lx.buf = append(lx.buf, s[i:end]...)
-	lx.tok(tcWord, wOther)
+	lx.tokPlain(tcWord, wOther)
 	return true
 }
 
@@ -896,12 +866,10 @@ func (lx *fpLexer) prefixed(s string, i, j int, mysqlish bool) bool {
 		}
 	}
 	if kind == 0 {
-		lx.buf = append(lx.buf, s[i:end]...)
 		lx.constant()
 		return true
 	}
-	lx.buf = append(lx.buf, s[i])
-	return lx.lit(kind, j+1, end-1)
+	return lx.lit(kind, j+1, end-1, j, end)
 }
 
 // isStar reports whether a string may be '*' once unescaped: TiDB's digest
@@ -964,8 +932,7 @@ func (lx *fpLexer) dollar(s string, i int) bool {
 		if j < n && (isIdentByte(s[j]) || glueByte(s[j])) {
 			return false
 		}
-		lx.buf = append(lx.buf, s[i:j]...)
-		lx.tok(tcOther, 0)
+		lx.tokPlain(tcOther, 0)
 		lx.next = j
 		return true
 	}
@@ -1006,5 +973,5 @@ func (lx *fpLexer) dollar(s string, i int) bool {
 		return false
 	}
 	lx.next = end + len(tag)
-	return lx.lit(kindDollar, j+1, end)
+	return lx.lit(kindDollar, j+1, end, i, end+len(tag))
 }
