@@ -19,7 +19,26 @@ func main() {
 	stopProfile := cpuProfile(os.Getenv("DBSEC_CPUPROFILE"))
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stopProfile()
+	heapProfile(os.Getenv("DBSEC_MEMPROFILE"))
 	os.Exit(code)
+}
+
+// heapProfile writes the heap profile (memory in use and allocated) at
+// exit to path (a diagnostic beside DBSEC_CPUPROFILE); an empty path
+// writes nothing.
+func heapProfile(path string) {
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "DBSEC_MEMPROFILE: %v\n", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "DBSEC_MEMPROFILE: %v\n", err)
+	}
 }
 
 // cpuProfile writes a CPU profile of the whole run to path (a diagnostic
