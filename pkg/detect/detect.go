@@ -112,6 +112,7 @@ type Detector struct {
 	m      metrics
 	topk   [numDims]*spaceSaving
 	mcache map[matchKey]bool
+	um     userMemo
 	codes  map[string]bool
 	// url is the scratch buffer of decodeRequest; kbuf holds the entity
 	// keys of the event being evaluated, sbuf a suppression key, dbuf a
@@ -236,6 +237,19 @@ type evalCtx struct {
 	priv    bool
 	svc     bool
 	newDig  bool
+	// lowUser is the user lowercased; gUser whether the global allowlist
+	// holds it (both from Detector.um).
+	lowUser string
+	gUser   bool
+}
+
+// userMemo keeps what consume derives from the user name alone, for the
+// next event of the same user: its lowercase form and its privileged,
+// service and globally allowed flags (the lists do not change).
+type userMemo struct {
+	ok              bool
+	user, low       []byte
+	priv, svc, gUsr bool
 }
 
 // Detect is the detection stage of the pipeline, run on every event before
@@ -362,8 +376,7 @@ func (d *Detector) consume(ev *event.Event, p *prep) {
 	d.kbuf = b
 	c.userKey = unsafe.String(unsafe.SliceData(b), nu)
 	c.ipKey = unsafe.String(unsafe.SliceData(b[nu:]), len(b)-nu)
-	c.priv = ev.User != "" && d.match(d.set.PrivilegedUsers, strings.ToLower(ev.User))
-	c.svc = ev.User != "" && d.match(d.set.ServiceUsers, strings.ToLower(ev.User))
+	d.userFlags(&c)
 
 	if ev.System == event.SystemRedash {
 		d.redash(&c)
@@ -373,7 +386,7 @@ func (d *Detector) consume(ev *event.Event, p *prep) {
 	login := isLogin(ev)
 	switch {
 	case login && (ev.Outcome == event.OutcomeFailure || ev.Outcome == event.OutcomeSuccess):
-		if d.duplicate(&c, "L", ev.Action.String(), ev.Outcome.String(), "\x1f", strings.ToLower(ev.User)) {
+		if d.duplicate(&c, "L", ev.Action.String(), ev.Outcome.String(), "\x1f", c.lowUser) {
 			return
 		}
 		if ev.Outcome == event.OutcomeFailure {
@@ -504,21 +517,43 @@ func (d *Detector) suppressed(ri int, now int64, dur time.Duration, parts ...str
 	return false
 }
 
+// userFlags sets c.lowUser, c.priv, c.svc and c.gUser, from d.um when the
+// previous event had the same user.
+func (d *Detector) userFlags(c *evalCtx) {
+	u := c.ev.User
+	m := &d.um
+	if !m.ok || string(m.user) != u {
+		low := strings.ToLower(u)
+		m.user = append(m.user[:0], u...)
+		m.low = append(m.low[:0], low...)
+		low = unsafe.String(unsafe.SliceData(m.low), len(m.low))
+		m.priv = u != "" && d.match(d.set.PrivilegedUsers, low)
+		m.svc = u != "" && d.match(d.set.ServiceUsers, low)
+		m.gUsr = u != "" && d.match(d.set.Allow.Users, low)
+		m.ok = true
+	}
+	c.lowUser = unsafe.String(unsafe.SliceData(m.low), len(m.low))
+	c.priv, c.svc, c.gUser = m.priv, m.svc, m.gUsr
+}
+
 // allowed reports whether the event is allowlisted for rule ri (global or
 // per-rule users, client networks or digests).
 func (d *Detector) allowed(ri int, c *evalCtx) bool {
-	for _, al := range [2]*Allow{&d.set.Allow, &d.rc[ri].Allow} {
-		if c.ev.User != "" && d.match(al.Users, strings.ToLower(c.ev.User)) {
+	if c.gUser {
+		return true
+	}
+	dg := c.ev.Digest
+	if c.a != nil {
+		dg = c.a.Digest
+	}
+	for i, al := range [2]*Allow{&d.set.Allow, &d.rc[ri].Allow} {
+		if i > 0 && len(al.Users) > 0 && c.ev.User != "" && d.match(al.Users, c.lowUser) {
 			return true
 		}
-		if c.hasIP && inNets(al.nets, c.ip) {
+		if c.hasIP && len(al.nets) > 0 && inNets(al.nets, c.ip) {
 			return true
 		}
-		dg := c.ev.Digest
-		if c.a != nil {
-			dg = c.a.Digest
-		}
-		if dg != "" && slices.Contains(al.Digests, dg) {
+		if dg != "" && len(al.Digests) > 0 && slices.Contains(al.Digests, dg) {
 			return true
 		}
 	}

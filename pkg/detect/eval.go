@@ -249,7 +249,7 @@ func (d *Detector) statement(c *evalCtx) {
 		rc := d.rc[rD13]
 		switch act {
 		case event.ActionAlterUser, event.ActionSetPassword, event.ActionRenameUser:
-			actor := strings.ToLower(ev.User)
+			actor := c.lowUser
 			for _, t := range a.TargetUsers {
 				if t != "" && t != actor && d.match(d.set.PrivilegedUsers, t) {
 					d.fire(rD13, SevCritical, c, user+" target="+t, fmt.Sprintf("%q changed the credentials of privileged account %q", ev.User, t), nil)
@@ -316,7 +316,7 @@ func (d *Detector) statement(c *evalCtx) {
 	if d.on[rD24] && a.Has(sqlx.CmdExec) && !d.allowed(rD24, c) {
 		d.fire(rD24, "", c, user, fmt.Sprintf("%q executed an operating-system command through SQL", ev.User), nil)
 	}
-	if d.on[rD25] && a.Has(sqlx.ExternalExport) && !d.match(d.set.BackupUsers, strings.ToLower(ev.User)) && !d.allowed(rD25, c) {
+	if d.on[rD25] && a.Has(sqlx.ExternalExport) && !d.match(d.set.BackupUsers, c.lowUser) && !d.allowed(rD25, c) {
 		d.fire(rD25, "", c, user, fmt.Sprintf("%q exported data to external storage", ev.User), nil)
 	}
 	if act == event.ActionSelect && ev.HasRows {

@@ -330,6 +330,54 @@ func (b *bloom) add(h uint64) {
 
 func (b *bloom) clear() { clear(b.Bits) }
 
+// maxProbes bounds the probes positions computes at once (newBloom makes 7
+// for p = 0.01); a filter with more takes the probe path.
+const maxProbes = 16
+
+// positions computes the K bit positions probe visits for h, (h1 + i*h2)
+// mod 2^64 mod m, with two divisions instead of K: the next residue is the
+// previous plus h2 mod m, less 2^64 mod m when the 64-bit sum wrapped.
+func (b *bloom) positions(h uint64, pos *[maxProbes]uint64) {
+	m := uint64(len(b.Bits)) * 64
+	h2 := mix64(h) | 1
+	step := h2 % m
+	wrap := (-m) % m // 2^64 mod m
+	v, r := h, h%m
+	for i := range uint64(b.K) {
+		pos[i] = r
+		nv := v + h2
+		r += step
+		if r >= m {
+			r -= m
+		}
+		if nv < v { // wrapped: subtract 2^64 mod m
+			if r >= wrap {
+				r -= wrap
+			} else {
+				r += m - wrap
+			}
+		}
+		v = nv
+	}
+}
+
+// hasAt reports whether every bit of pos (K of them) is set.
+func (b *bloom) hasAt(pos *[maxProbes]uint64) bool {
+	for _, i := range pos[:b.K] {
+		if b.Bits[i/64]&(1<<(i%64)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// addAt sets the bits of pos (K of them).
+func (b *bloom) addAt(pos *[maxProbes]uint64) {
+	for _, i := range pos[:b.K] {
+		b.Bits[i/64] |= 1 << (i % 64)
+	}
+}
+
 // novelty answers "was this pair seen within the history?" with a
 // generational Bloom pair: the current and the previous generation,
 // rotated every history/2 of event time, so a pair is remembered for
@@ -368,11 +416,22 @@ func (n *novelty) observe(now int64, parts ...string) bool {
 	for _, p := range parts {
 		h = fnvAdd(h, p)
 	}
-	if n.cur.has(h) {
+	if n.cur.K > maxProbes || n.prev.K != n.cur.K || len(n.prev.Bits) != len(n.cur.Bits) {
+		if n.cur.has(h) {
+			return false
+		}
+		seen := n.prev.has(h)
+		n.cur.add(h)
+		return !seen
+	}
+	// Both generations have the same geometry: one set of positions.
+	var pos [maxProbes]uint64
+	n.cur.positions(h, &pos)
+	if n.cur.hasAt(&pos) {
 		return false
 	}
-	seen := n.prev.has(h)
-	n.cur.add(h)
+	seen := n.prev.hasAt(&pos)
+	n.cur.addAt(&pos)
 	return !seen
 }
 
