@@ -300,6 +300,8 @@ func mix64(h uint64) uint64 {
 type bloom struct {
 	Bits []uint64
 	K    uint32
+	// m is the bit count positions last saw and wrap 2^64 mod m.
+	m, wrap uint64
 }
 
 func newBloom(n int, p float64) *bloom {
@@ -339,9 +341,12 @@ const maxProbes = 16
 // previous plus h2 mod m, less 2^64 mod m when the 64-bit sum wrapped.
 func (b *bloom) positions(h uint64, pos *[maxProbes]uint64) {
 	m := uint64(len(b.Bits)) * 64
+	if b.m != m {
+		b.m, b.wrap = m, (-m)%m // 2^64 mod m
+	}
+	wrap := b.wrap
 	h2 := mix64(h) | 1
 	step := h2 % m
-	wrap := (-m) % m // 2^64 mod m
 	v, r := h, h%m
 	for i := range uint64(b.K) {
 		pos[i] = r
