@@ -113,6 +113,7 @@ type Detector struct {
 	topk   [numDims]*spaceSaving
 	mcache map[matchKey]bool
 	users  map[string]userInfo
+	src    srcMemo
 	codes  map[string]bool
 	// url is the scratch buffer of decodeRequest; kbuf holds the entity
 	// keys of the event being evaluated, sbuf a suppression key, dbuf a
@@ -241,6 +242,17 @@ type evalCtx struct {
 	// holds it (both from Detector.um).
 	lowUser string
 	gUser   bool
+	shared  bool // Detector.shared[srv]
+}
+
+// srcMemo is what consume derives from the source name alone, kept for
+// the next event of the same source: its server in Options.Servers ("":
+// the source itself) and whether other sources share that server.
+type srcMemo struct {
+	ok     bool
+	source []byte
+	srv    string
+	shared bool
 }
 
 // userInfo is what consume derives from the user name alone: its
@@ -353,11 +365,21 @@ func (d *Detector) consume(ev *event.Event, p *prep) {
 	if ev.ID == "" && d.opts.IDGen != nil {
 		ev.ID = d.opts.IDGen.Next(ev.Time)
 	}
-	srv := ev.Source
-	if s := d.opts.Servers[ev.Source]; s != "" {
-		srv = s
+	m := &d.src
+	if !m.ok || string(m.source) != ev.Source {
+		m.source = append(m.source[:0], ev.Source...)
+		m.srv = d.opts.Servers[ev.Source]
+		srv := m.srv
+		if srv == "" {
+			srv = ev.Source
+		}
+		m.shared, m.ok = d.shared[srv], true
 	}
-	c := evalCtx{ev: ev, now: now, src: ev.Source, srv: srv}
+	srv := ev.Source
+	if m.srv != "" {
+		srv = m.srv
+	}
+	c := evalCtx{ev: ev, now: now, src: ev.Source, srv: srv, shared: d.src.shared}
 	if ip, err := netip.ParseAddr(ev.ClientIP); err == nil {
 		c.ip, c.hasIP = ip.Unmap(), true
 	}
@@ -417,7 +439,7 @@ func (d *Detector) consume(ev *event.Event, p *prep) {
 // dupStatement is duplicate for a statement: its verb, target accounts and
 // tables.
 func (d *Detector) dupStatement(c *evalCtx, act event.Action) bool {
-	if !d.shared[c.srv] || c.ev.ConnectionID == "" {
+	if !c.shared || c.ev.ConnectionID == "" {
 		return false
 	}
 	return d.duplicate(c, "S", act.String(), "\x1f", strings.Join(c.a.TargetUsers, ","), "\x1f", strings.Join(c.a.Tables, ","))
@@ -428,7 +450,7 @@ func (d *Detector) dupStatement(c *evalCtx, act event.Action) bool {
 // within DedupWindow; it remembers this sighting otherwise.
 func (d *Detector) duplicate(c *evalCtx, what ...string) bool {
 	ev := c.ev
-	if !d.shared[c.srv] || ev.ConnectionID == "" {
+	if !c.shared || ev.ConnectionID == "" {
 		return false
 	}
 	b := append(d.dbuf[:0], c.srv...)
