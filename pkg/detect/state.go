@@ -300,8 +300,6 @@ func mix64(h uint64) uint64 {
 type bloom struct {
 	Bits []uint64
 	K    uint32
-	// m is the bit count positions last saw and wrap 2^64 mod m.
-	m, wrap uint64
 }
 
 func newBloom(n int, p float64) *bloom {
@@ -336,33 +334,14 @@ func (b *bloom) clear() { clear(b.Bits) }
 // for p = 0.01); a filter with more takes the probe path.
 const maxProbes = 16
 
-// positions computes the K bit positions probe visits for h, (h1 + i*h2)
-// mod 2^64 mod m, with two divisions instead of K: the next residue is the
-// previous plus h2 mod m, less 2^64 mod m when the 64-bit sum wrapped.
+// positions computes the K bit positions probe visits for h, so that
+// observe tests both generations and sets the current one from one
+// computation.
 func (b *bloom) positions(h uint64, pos *[maxProbes]uint64) {
 	m := uint64(len(b.Bits)) * 64
-	if b.m != m {
-		b.m, b.wrap = m, (-m)%m // 2^64 mod m
-	}
-	wrap := b.wrap
-	h2 := mix64(h) | 1
-	step := h2 % m
-	v, r := h, h%m
+	h1, h2 := h, mix64(h)|1
 	for i := range uint64(b.K) {
-		pos[i] = r
-		nv := v + h2
-		r += step
-		if r >= m {
-			r -= m
-		}
-		if nv < v { // wrapped: subtract 2^64 mod m
-			if r >= wrap {
-				r -= wrap
-			} else {
-				r += m - wrap
-			}
-		}
-		v = nv
+		pos[i] = (h1 + i*h2) % m
 	}
 }
 
