@@ -26,16 +26,14 @@ func NewIDGen() *IDGen {
 // Next returns a new id for an event at time t.
 func (g *IDGen) Next(t time.Time) string {
 	const digits = "0123456789abcdef"
-	var b [24]byte
+	var raw [12]byte
 	ms := uint64(t.UnixMilli())
-	for i := 11; i >= 0; i-- {
-		b[i] = digits[ms&15]
-		ms >>= 4
-	}
-	v := uint64(g.instance)<<32 | uint64(g.seq.Add(1))
-	for i := 23; i >= 12; i-- {
-		b[i] = digits[v&15]
-		v >>= 4
+	raw[0], raw[1], raw[2], raw[3], raw[4], raw[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	binary.BigEndian.PutUint16(raw[6:8], g.instance)
+	binary.BigEndian.PutUint32(raw[8:12], g.seq.Add(1))
+	var b [24]byte
+	for i, v := range raw {
+		b[2*i], b[2*i+1] = digits[v>>4], digits[v&15]
 	}
 	return string(b[:])
 }

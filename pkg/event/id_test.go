@@ -27,3 +27,12 @@ func TestIDGenFormat(t *testing.T) {
 		t.Errorf("Next: %v allocations, want 1", n)
 	}
 }
+
+func BenchmarkIDGenNext(b *testing.B) {
+	g := NewIDGen()
+	tm := time.Unix(1764460800, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = g.Next(tm)
+	}
+}
