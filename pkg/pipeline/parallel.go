@@ -195,52 +195,22 @@ func (p *parallel) deliver() {
 // rule), which the next line reuses, while ev waits in the batch. The
 // arena is reused when the batch is: the sinks clone what they keep.
 func (b *batch) own(ev *event.Event) {
-	// The raw line is copied first; a field that is a substring of it (as
-	// most of a parser's are) becomes the same substring of the copy.
-	raw := ev.Raw
-	need := len(raw)
-	for _, f := range [...]*string{&ev.ID, &ev.Format, &ev.User, &ev.ClientIP, &ev.Server, &ev.Database,
-		&ev.Digest, &ev.StatusCode, &ev.Reason, &ev.ConnectionID, &ev.Statement} {
-		if !within(*f, raw) {
-			need += len(*f)
-		}
-	}
+	need := len(ev.ID) + len(ev.Format) + len(ev.User) + len(ev.ClientIP) + len(ev.Server) + len(ev.Database) +
+		len(ev.Digest) + len(ev.StatusCode) + len(ev.Reason) + len(ev.ConnectionID) + len(ev.Raw) + len(ev.Statement)
 	for _, o := range ev.Objects {
-		if !within(o, raw) {
-			need += len(o)
-		}
+		need += len(o)
 	}
 	// Growing moves the arena; the strings of the batch's earlier events
 	// keep the old one alive.
 	b.arena = slices.Grow(b.arena, need)
-	owned := b.str(raw)
 	for _, f := range [...]*string{&ev.ID, &ev.Format, &ev.User, &ev.ClientIP, &ev.Server, &ev.Database,
-		&ev.Digest, &ev.StatusCode, &ev.Reason, &ev.ConnectionID, &ev.Statement} {
-		*f = b.rebase(*f, raw, owned)
+		&ev.Digest, &ev.StatusCode, &ev.Reason, &ev.ConnectionID, &ev.Raw} {
+		*f = b.str(*f)
 	}
-	ev.Raw = owned
+	ev.Statement = b.str(ev.Statement)
 	for i, o := range ev.Objects {
-		ev.Objects[i] = b.rebase(o, raw, owned)
+		ev.Objects[i] = b.str(o)
 	}
-}
-
-// within reports whether s is a non-empty substring of raw's memory.
-func within(s, raw string) bool {
-	if s == "" || len(s) > len(raw) {
-		return false
-	}
-	p, r := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(raw)))
-	return p >= r && p-r <= uintptr(len(raw)-len(s))
-}
-
-// rebase is s in the arena: the same substring of owned (the arena's copy
-// of raw) when s is one of raw, a copy otherwise.
-func (b *batch) rebase(s, raw, owned string) string {
-	if within(s, raw) {
-		off := uintptr(unsafe.Pointer(unsafe.StringData(s))) - uintptr(unsafe.Pointer(unsafe.StringData(raw)))
-		return owned[off : off+uintptr(len(s))]
-	}
-	return b.str(s)
 }
 
 func (b *batch) str(s string) string {
