@@ -6,7 +6,7 @@ import (
 )
 
 // TestBloomPositions checks that positions visits the bits probe visits
-// (the persisted filters depend on them), wrapped sums included.
+// (the persisted filters depend on them), and hasAt answers as has.
 func TestBloomPositions(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, words := range []int{1, 3, 7, 1000, 15625, 1 << 20, 123457} {
