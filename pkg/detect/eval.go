@@ -343,7 +343,7 @@ func (d *Detector) statement(c *evalCtx) {
 				d.qbuf = b
 				q = unsafe.String(unsafe.SliceData(b), len(b))
 			}
-			if !d.match(d.set.SensitiveTables, q) && !d.match(d.set.SensitiveTables, t) {
+			if !d.match(d.set.SensitiveTables, q) && (len(q) == len(t) || !d.match(d.set.SensitiveTables, t)) { // q is t or db.t
 				continue
 			}
 			if d.nSens.observe(now, c.userKey, "\x1f", q) && !d.nSens.learningAt(now) && !d.allowed(rD29, c) {
