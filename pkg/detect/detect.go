@@ -113,6 +113,7 @@ type Detector struct {
 	topk   [numDims]*spaceSaving
 	mcache map[matchKey]bool
 	users  map[string]userInfo
+	sens   map[string]bool // Detector.sensitive's memo
 	src    srcMemo
 	codes  map[string]bool
 	// url is the scratch buffer of decodeRequest; kbuf holds the entity

@@ -343,7 +343,7 @@ func (d *Detector) statement(c *evalCtx) {
 				d.qbuf = b
 				q = unsafe.String(unsafe.SliceData(b), len(b))
 			}
-			if !d.match(d.set.SensitiveTables, q) && (len(q) == len(t) || !d.match(d.set.SensitiveTables, t)) { // q is t or db.t
+			if !d.sensitive(q, t) {
 				continue
 			}
 			if d.nSens.observe(now, c.userKey, "\x1f", q) && !d.nSens.learningAt(now) && !d.allowed(rD29, c) {
@@ -351,6 +351,29 @@ func (d *Detector) statement(c *evalCtx) {
 			}
 		}
 	}
+}
+
+// sensitive reports whether the table t, q qualified (t itself when
+// qualified already), is in the sensitive list under either name. For a
+// qualified db.t the answer is a function of q alone (t is q after its
+// last dot), memoised in one string-keyed lookup instead of two match
+// ones.
+func (d *Detector) sensitive(q, t string) bool {
+	if len(q) == len(t) { // q is t
+		return d.match(d.set.SensitiveTables, t)
+	}
+	if len(d.set.SensitiveTables) == 0 {
+		return false
+	}
+	if v, ok := d.sens[q]; ok {
+		return v
+	}
+	v := d.match(d.set.SensitiveTables, q) || d.match(d.set.SensitiveTables, t)
+	if d.sens == nil || len(d.sens) >= matchCacheSize {
+		d.sens = make(map[string]bool, 256)
+	}
+	d.sens[strings.Clone(q)] = v
+	return v
 }
 
 func (d *Detector) impact(c *evalCtx, act event.Action) {
