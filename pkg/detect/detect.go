@@ -112,6 +112,9 @@ type Detector struct {
 	m      metrics
 	topk   [numDims]*spaceSaving
 	mcache map[matchKey]bool
+	users  map[string]userInfo
+	sens   map[string]bool // Detector.sensitive's memo
+	src    srcMemo
 	codes  map[string]bool
 	// url is the scratch buffer of decodeRequest; kbuf holds the entity
 	// keys of the event being evaluated, sbuf a suppression key, dbuf a
@@ -236,6 +239,29 @@ type evalCtx struct {
 	priv    bool
 	svc     bool
 	newDig  bool
+	// lowUser is the user lowercased; gUser whether the global allowlist
+	// holds it (both from Detector.um).
+	lowUser string
+	gUser   bool
+	shared  bool // Detector.shared[srv]
+}
+
+// srcMemo is what consume derives from the source name alone, kept for
+// the next event of the same source: its server in Options.Servers ("":
+// the source itself) and whether other sources share that server.
+type srcMemo struct {
+	ok     bool
+	source []byte
+	srv    string
+	shared bool
+}
+
+// userInfo is what consume derives from the user name alone: its
+// lowercase form and its privileged, service and globally allowed flags
+// (the lists do not change), memoised per user in Detector.users.
+type userInfo struct {
+	low             string
+	priv, svc, gUsr bool
 }
 
 // Detect is the detection stage of the pipeline, run on every event before
@@ -340,11 +366,21 @@ func (d *Detector) consume(ev *event.Event, p *prep) {
 	if ev.ID == "" && d.opts.IDGen != nil {
 		ev.ID = d.opts.IDGen.Next(ev.Time)
 	}
-	srv := ev.Source
-	if s := d.opts.Servers[ev.Source]; s != "" {
-		srv = s
+	m := &d.src
+	if !m.ok || string(m.source) != ev.Source {
+		m.source = append(m.source[:0], ev.Source...)
+		m.srv = d.opts.Servers[ev.Source]
+		srv := m.srv
+		if srv == "" {
+			srv = ev.Source
+		}
+		m.shared, m.ok = d.shared[srv], true
 	}
-	c := evalCtx{ev: ev, now: now, src: ev.Source, srv: srv}
+	srv := ev.Source
+	if m.srv != "" {
+		srv = m.srv
+	}
+	c := evalCtx{ev: ev, now: now, src: ev.Source, srv: srv, shared: d.src.shared}
 	if ip, err := netip.ParseAddr(ev.ClientIP); err == nil {
 		c.ip, c.hasIP = ip.Unmap(), true
 	}
@@ -362,8 +398,7 @@ func (d *Detector) consume(ev *event.Event, p *prep) {
 	d.kbuf = b
 	c.userKey = unsafe.String(unsafe.SliceData(b), nu)
 	c.ipKey = unsafe.String(unsafe.SliceData(b[nu:]), len(b)-nu)
-	c.priv = ev.User != "" && d.match(d.set.PrivilegedUsers, strings.ToLower(ev.User))
-	c.svc = ev.User != "" && d.match(d.set.ServiceUsers, strings.ToLower(ev.User))
+	d.userFlags(&c)
 
 	if ev.System == event.SystemRedash {
 		d.redash(&c)
@@ -373,7 +408,7 @@ func (d *Detector) consume(ev *event.Event, p *prep) {
 	login := isLogin(ev)
 	switch {
 	case login && (ev.Outcome == event.OutcomeFailure || ev.Outcome == event.OutcomeSuccess):
-		if d.duplicate(&c, "L", ev.Action.String(), ev.Outcome.String(), "\x1f", strings.ToLower(ev.User)) {
+		if d.duplicate(&c, "L", ev.Action.String(), ev.Outcome.String(), "\x1f", c.lowUser) {
 			return
 		}
 		if ev.Outcome == event.OutcomeFailure {
@@ -405,7 +440,7 @@ func (d *Detector) consume(ev *event.Event, p *prep) {
 // dupStatement is duplicate for a statement: its verb, target accounts and
 // tables.
 func (d *Detector) dupStatement(c *evalCtx, act event.Action) bool {
-	if !d.shared[c.srv] || c.ev.ConnectionID == "" {
+	if !c.shared || c.ev.ConnectionID == "" {
 		return false
 	}
 	return d.duplicate(c, "S", act.String(), "\x1f", strings.Join(c.a.TargetUsers, ","), "\x1f", strings.Join(c.a.Tables, ","))
@@ -416,7 +451,7 @@ func (d *Detector) dupStatement(c *evalCtx, act event.Action) bool {
 // within DedupWindow; it remembers this sighting otherwise.
 func (d *Detector) duplicate(c *evalCtx, what ...string) bool {
 	ev := c.ev
-	if !d.shared[c.srv] || ev.ConnectionID == "" {
+	if !c.shared || ev.ConnectionID == "" {
 		return false
 	}
 	b := append(d.dbuf[:0], c.srv...)
@@ -504,21 +539,50 @@ func (d *Detector) suppressed(ri int, now int64, dur time.Duration, parts ...str
 	return false
 }
 
+// userFlags sets c.lowUser, c.priv, c.svc and c.gUser from the memo
+// d.users (one lookup instead of a lowercasing and three match lookups);
+// the memo is cleared when it holds matchCacheSize users.
+func (d *Detector) userFlags(c *evalCtx) {
+	u := c.ev.User
+	if u == "" {
+		c.lowUser = ""
+		return
+	}
+	in, ok := d.users[u]
+	if !ok {
+		low := strings.Clone(strings.ToLower(u))
+		in = userInfo{
+			low:  low,
+			priv: d.match(d.set.PrivilegedUsers, low),
+			svc:  d.match(d.set.ServiceUsers, low),
+			gUsr: d.match(d.set.Allow.Users, low),
+		}
+		if d.users == nil || len(d.users) >= matchCacheSize {
+			d.users = make(map[string]userInfo, 256)
+		}
+		d.users[strings.Clone(u)] = in
+	}
+	c.lowUser, c.priv, c.svc, c.gUser = in.low, in.priv, in.svc, in.gUsr
+}
+
 // allowed reports whether the event is allowlisted for rule ri (global or
 // per-rule users, client networks or digests).
 func (d *Detector) allowed(ri int, c *evalCtx) bool {
-	for _, al := range [2]*Allow{&d.set.Allow, &d.rc[ri].Allow} {
-		if c.ev.User != "" && d.match(al.Users, strings.ToLower(c.ev.User)) {
+	if c.gUser {
+		return true
+	}
+	dg := c.ev.Digest
+	if c.a != nil {
+		dg = c.a.Digest
+	}
+	for i, al := range [2]*Allow{&d.set.Allow, &d.rc[ri].Allow} {
+		if i > 0 && len(al.Users) > 0 && c.ev.User != "" && d.match(al.Users, c.lowUser) {
 			return true
 		}
-		if c.hasIP && inNets(al.nets, c.ip) {
+		if c.hasIP && len(al.nets) > 0 && inNets(al.nets, c.ip) {
 			return true
 		}
-		dg := c.ev.Digest
-		if c.a != nil {
-			dg = c.a.Digest
-		}
-		if dg != "" && slices.Contains(al.Digests, dg) {
+		if dg != "" && len(al.Digests) > 0 && slices.Contains(al.Digests, dg) {
 			return true
 		}
 	}

@@ -188,7 +188,7 @@ func (d *Detector) statement(c *evalCtx) {
 		act = ev.Action
 	}
 	failed := ev.Outcome == event.OutcomeFailure
-	user := "user=" + ev.User
+	user := func() string { return "user=" + ev.User } // only when a rule fires
 
 	// (user, digest) novelty, shared by D30, D31 and D33.
 	if ev.User != "" && a.Digest != "" {
@@ -202,29 +202,29 @@ func (d *Detector) statement(c *evalCtx) {
 		if c.svc {
 			sev = SevCritical
 		}
-		d.fire(rD32, sev, c, user, fmt.Sprintf("SQL-injection artefacts in a statement of %q: %s", ev.User, a.Features&sqlx.Injection), nil)
+		d.fire(rD32, sev, c, user(), fmt.Sprintf("SQL-injection artefacts in a statement of %q: %s", ev.User, a.Features&sqlx.Injection), nil)
 	}
 	if failed {
 		return
 	}
 	// D33: new statement shape from a service account.
 	if d.on[rD33] && c.svc && c.newDig && !d.allowed(rD33, c) && !d.suppressed(rD33, now, d.rc[rD33].Suppress.D(), c.userKey) {
-		d.fire(rD33, "", c, user+" digest="+a.Digest, fmt.Sprintf("service account %q ran a statement shape never seen for it", ev.User), nil)
+		d.fire(rD33, "", c, user()+" digest="+a.Digest, fmt.Sprintf("service account %q ran a statement shape never seen for it", ev.User), nil)
 	}
 	// D31: environment probing from a service account.
 	if d.on[rD31] && c.svc && a.Has(sqlx.EnvProbe) && c.newDig && !d.allowed(rD31, c) {
-		d.fire(rD31, "", c, user, fmt.Sprintf("service account %q probed the server environment in a new statement", ev.User), nil)
+		d.fire(rD31, "", c, user(), fmt.Sprintf("service account %q probed the server environment in a new statement", ev.User), nil)
 	}
 	// D30: catalog enumeration and password-hash reads.
 	if d.on[rD30] {
 		rc := d.rc[rD30]
 		if a.Has(sqlx.PasswordHashRead) && !d.allowed(rD30, c) {
-			d.fire(rD30, SevCritical, c, user, fmt.Sprintf("%q read password hashes", ev.User), nil)
+			d.fire(rD30, SevCritical, c, user(), fmt.Sprintf("%q read password hashes", ev.User), nil)
 		} else if a.Has(sqlx.Catalog) && c.newDig && ev.User != "" {
 			if s := d.catUser.get(c.userKey, now); s != nil {
 				s.add(fnv64(a.Digest), now, int64(rc.Window), ev.ID)
 				if s.distinct() >= rc.Threshold && !d.allowed(rD30, c) && !d.suppressed(rD30, now, rc.Suppress.D(), c.userKey) {
-					d.fire(rD30, SevWarning, c, user, fmt.Sprintf("%q ran %d new catalog/privilege queries within %s", ev.User, s.distinct(), rc.Window.D()), s.ids)
+					d.fire(rD30, SevWarning, c, user(), fmt.Sprintf("%q ran %d new catalog/privilege queries within %s", ev.User, s.distinct(), rc.Window.D()), s.ids)
 				}
 			}
 		}
@@ -232,27 +232,27 @@ func (d *Detector) statement(c *evalCtx) {
 
 	// B. Privileges and accounts.
 	if d.on[rD10] && (a.Has(sqlx.GrantAll|sqlx.GrantBroadLevel) || a.Has(sqlx.GrantPrivileged)) && !d.allowed(rD10, c) {
-		d.fire(rD10, "", c, user+" targets="+strings.Join(a.TargetUsers, ","),
+		d.fire(rD10, "", c, user()+" targets="+strings.Join(a.TargetUsers, ","),
 			fmt.Sprintf("%q granted broad privileges (%s) to %s", ev.User, a.Features&(sqlx.GrantAll|sqlx.GrantBroadLevel|sqlx.GrantPrivileged), strings.Join(a.TargetUsers, ",")), nil)
 	}
 	if d.on[rD11] && a.Has(sqlx.GrantOption) && !d.allowed(rD11, c) {
-		d.fire(rD11, "", c, user, fmt.Sprintf("%q granted privileges WITH GRANT/ADMIN OPTION to %s", ev.User, strings.Join(a.TargetUsers, ",")), nil)
+		d.fire(rD11, "", c, user(), fmt.Sprintf("%q granted privileges WITH GRANT/ADMIN OPTION to %s", ev.User, strings.Join(a.TargetUsers, ",")), nil)
 	}
 	if d.on[rD12] && (act == event.ActionCreateUser || act == event.ActionCreateRole) && !d.allowed(rD12, c) {
 		if bad := a.Features & (sqlx.EmptyPassword | sqlx.NoAuth | sqlx.HostAny); bad != 0 {
-			d.fire(rD12, SevCritical, c, user, fmt.Sprintf("%q created account %s insecurely (%s)", ev.User, strings.Join(a.TargetUsers, ","), bad), nil)
+			d.fire(rD12, SevCritical, c, user(), fmt.Sprintf("%q created account %s insecurely (%s)", ev.User, strings.Join(a.TargetUsers, ","), bad), nil)
 		} else {
-			d.fire(rD12, SevInfo, c, user, fmt.Sprintf("%q created account %s", ev.User, strings.Join(a.TargetUsers, ",")), nil)
+			d.fire(rD12, SevInfo, c, user(), fmt.Sprintf("%q created account %s", ev.User, strings.Join(a.TargetUsers, ",")), nil)
 		}
 	}
 	if d.on[rD13] && !d.allowed(rD13, c) {
 		rc := d.rc[rD13]
 		switch act {
 		case event.ActionAlterUser, event.ActionSetPassword, event.ActionRenameUser:
-			actor := strings.ToLower(ev.User)
+			actor := c.lowUser
 			for _, t := range a.TargetUsers {
 				if t != "" && t != actor && d.match(d.set.PrivilegedUsers, t) {
-					d.fire(rD13, SevCritical, c, user+" target="+t, fmt.Sprintf("%q changed the credentials of privileged account %q", ev.User, t), nil)
+					d.fire(rD13, SevCritical, c, user()+" target="+t, fmt.Sprintf("%q changed the credentials of privileged account %q", ev.User, t), nil)
 					break
 				}
 			}
@@ -260,14 +260,14 @@ func (d *Detector) statement(c *evalCtx) {
 			if r := d.dropAct.get(c.userKey, now); r != nil {
 				r.add(max(rc.Threshold, 1), now, ev.ID)
 				if r.count(now-int64(rc.Window)) >= rc.Threshold && !d.suppressed(rD13, now, rc.Suppress.D(), c.userKey) {
-					d.fire(rD13, SevWarning, c, user, fmt.Sprintf("%q removed account access %d times within %s", ev.User, rc.Threshold, rc.Window.D()), r.ids(now-int64(rc.Window)))
+					d.fire(rD13, SevWarning, c, user(), fmt.Sprintf("%q removed account access %d times within %s", ev.User, rc.Threshold, rc.Window.D()), r.ids(now-int64(rc.Window)))
 				}
 			}
 		}
 	}
 	// D08: DCL/DDL by a privileged user off hours.
 	if d.on[rD08] && c.priv && (act.Class() == event.ClassDCL || act.Class() == event.ClassDDL) && d.offHours(now) && !d.allowed(rD08, c) {
-		d.fire(rD08, SevWarning, c, user, fmt.Sprintf("privileged user %q ran %s outside business hours", ev.User, act), nil)
+		d.fire(rD08, SevWarning, c, user(), fmt.Sprintf("privileged user %q ran %s outside business hours", ev.User, act), nil)
 	}
 
 	// C. Defense impairment.
@@ -282,20 +282,20 @@ func (d *Detector) statement(c *evalCtx) {
 		case !a.Any(sqlx.AuditModify):
 			what, sev = "enabled or widened", SevInfo
 		}
-		d.fire(rD14, sev, c, user, fmt.Sprintf("%q %s audit logging", ev.User, what), nil)
+		d.fire(rD14, sev, c, user(), fmt.Sprintf("%q %s audit logging", ev.User, what), nil)
 	}
 	if d.on[rD16] && a.Has(sqlx.LogEvasion) && !d.allowed(rD16, c) {
-		d.fire(rD16, "", c, user, fmt.Sprintf("%q turned off statement or binary logging", ev.User), nil)
+		d.fire(rD16, "", c, user(), fmt.Sprintf("%q turned off statement or binary logging", ev.User), nil)
 	}
 	if d.on[rD17] && a.Has(sqlx.DangerousFeature) && !d.allowed(rD17, c) {
 		sev := SevWarning
 		if a.Has(sqlx.DangerousEnabled) {
 			sev = SevCritical
 		}
-		d.fire(rD17, sev, c, user, fmt.Sprintf("%q changed a dangerous server feature", ev.User), nil)
+		d.fire(rD17, sev, c, user(), fmt.Sprintf("%q changed a dangerous server feature", ev.User), nil)
 	}
 	if d.on[rD18] && a.Has(sqlx.ServerCode) && !d.allowed(rD18, c) {
-		d.fire(rD18, "", c, user, fmt.Sprintf("%q loaded server-side code", ev.User), nil)
+		d.fire(rD18, "", c, user(), fmt.Sprintf("%q loaded server-side code", ev.User), nil)
 	}
 
 	// D. Impact.
@@ -311,17 +311,17 @@ func (d *Detector) statement(c *evalCtx) {
 				}
 			}
 		}
-		d.fire(rD23, sev, c, user, fmt.Sprintf("%q read or wrote server files through SQL (%s)", ev.User, strings.Join(a.Paths, ", ")), nil)
+		d.fire(rD23, sev, c, user(), fmt.Sprintf("%q read or wrote server files through SQL (%s)", ev.User, strings.Join(a.Paths, ", ")), nil)
 	}
 	if d.on[rD24] && a.Has(sqlx.CmdExec) && !d.allowed(rD24, c) {
-		d.fire(rD24, "", c, user, fmt.Sprintf("%q executed an operating-system command through SQL", ev.User), nil)
+		d.fire(rD24, "", c, user(), fmt.Sprintf("%q executed an operating-system command through SQL", ev.User), nil)
 	}
-	if d.on[rD25] && a.Has(sqlx.ExternalExport) && !d.match(d.set.BackupUsers, strings.ToLower(ev.User)) && !d.allowed(rD25, c) {
-		d.fire(rD25, "", c, user, fmt.Sprintf("%q exported data to external storage", ev.User), nil)
+	if d.on[rD25] && a.Has(sqlx.ExternalExport) && !d.match(d.set.BackupUsers, c.lowUser) && !d.allowed(rD25, c) {
+		d.fire(rD25, "", c, user(), fmt.Sprintf("%q exported data to external storage", ev.User), nil)
 	}
 	if act == event.ActionSelect && ev.HasRows {
 		if d.on[rD26] && ev.Rows >= d.rc[rD26].Rows && !d.allowed(rD26, c) {
-			d.fire(rD26, "", c, user, fmt.Sprintf("%q read %d rows in one statement", ev.User, ev.Rows), nil)
+			d.fire(rD26, "", c, user(), fmt.Sprintf("%q read %d rows in one statement", ev.User, ev.Rows), nil)
 		}
 		if d.on[rD27] && ev.User != "" {
 			d.baselineRule(rD27, d.volUser, c, float64(ev.Rows), "rows read")
@@ -343,19 +343,42 @@ func (d *Detector) statement(c *evalCtx) {
 				d.qbuf = b
 				q = unsafe.String(unsafe.SliceData(b), len(b))
 			}
-			if !d.match(d.set.SensitiveTables, q) && !d.match(d.set.SensitiveTables, t) {
+			if !d.sensitive(q, t) {
 				continue
 			}
 			if d.nSens.observe(now, c.userKey, "\x1f", q) && !d.nSens.learningAt(now) && !d.allowed(rD29, c) {
-				d.fire(rD29, "", c, user+" table="+q, fmt.Sprintf("%q accessed sensitive table %s for the first time", ev.User, q), nil)
+				d.fire(rD29, "", c, user()+" table="+q, fmt.Sprintf("%q accessed sensitive table %s for the first time", ev.User, q), nil)
 			}
 		}
 	}
 }
 
+// sensitive reports whether the table t, q qualified (t itself when
+// qualified already), is in the sensitive list under either name. For a
+// qualified db.t the answer is a function of q alone (t is q after its
+// last dot), memoised in one string-keyed lookup instead of two match
+// ones.
+func (d *Detector) sensitive(q, t string) bool {
+	if len(q) == len(t) { // q is t
+		return d.match(d.set.SensitiveTables, t)
+	}
+	if len(d.set.SensitiveTables) == 0 {
+		return false
+	}
+	if v, ok := d.sens[q]; ok {
+		return v
+	}
+	v := d.match(d.set.SensitiveTables, q) || d.match(d.set.SensitiveTables, t)
+	if d.sens == nil || len(d.sens) >= matchCacheSize {
+		d.sens = make(map[string]bool, 256)
+	}
+	d.sens[strings.Clone(q)] = v
+	return v
+}
+
 func (d *Detector) impact(c *evalCtx, act event.Action) {
 	ev, a, now := c.ev, c.a, c.now
-	user := "user=" + ev.User
+	user := func() string { return "user=" + ev.User } // only when a rule fires
 	destructive := act == event.ActionDropDatabase || act == event.ActionDropTable || act == event.ActionTruncateTable
 	if d.on[rD19] && destructive && !d.allowed(rD19, c) && !d.namesAllowed(rD19, a.Tables) {
 		rc := d.rc[rD19]
@@ -365,21 +388,21 @@ func (d *Detector) impact(c *evalCtx, act event.Action) {
 			if len(names) == 0 {
 				names = ev.Objects // the lexer names no table in DROP DATABASE
 			}
-			d.fire(rD19, SevCritical, c, user, fmt.Sprintf("%q dropped database %s", ev.User, strings.Join(names, ",")), nil)
+			d.fire(rD19, SevCritical, c, user(), fmt.Sprintf("%q dropped database %s", ev.User, strings.Join(names, ",")), nil)
 		default:
 			fired := false
 			if r := d.ddlUser.get(c.userKey, now); r != nil {
 				r.add(max(rc.Threshold, 1), now, ev.ID)
 				if r.count(now-int64(rc.Window)) >= rc.Threshold && !d.suppressed(rD19, now, rc.Suppress.D(), c.userKey) {
 					fired = true
-					d.fire(rD19, SevCritical, c, user, fmt.Sprintf("%q ran %d DROP TABLE/TRUNCATE within %s", ev.User, rc.Threshold, rc.Window.D()), r.ids(now-int64(rc.Window)))
+					d.fire(rD19, SevCritical, c, user(), fmt.Sprintf("%q ran %d DROP TABLE/TRUNCATE within %s", ev.User, rc.Threshold, rc.Window.D()), r.ids(now-int64(rc.Window)))
 				}
 			}
 			if !fired {
 				newU := d.nDestr.observe(now, "u", c.userKey, "\x1f", act.String())
 				newIP := c.hasIP && d.nDestr.observe(now, "i", c.ipKey, "\x1f", act.String())
 				if (newU || newIP) && !d.nDestr.learningAt(now) {
-					d.fire(rD19, SevWarning, c, user+" client_ip="+ev.ClientIP,
+					d.fire(rD19, SevWarning, c, user()+" client_ip="+ev.ClientIP,
 						fmt.Sprintf("first %s by %q / %s in %s", act, ev.User, ev.ClientIP, rc.History.D()), nil)
 				}
 			}
@@ -397,7 +420,7 @@ func (d *Detector) impact(c *evalCtx, act event.Action) {
 			for _, t := range a.Tables {
 				if d.match(rc.Names, t) || d.match(rc.Names, lastPart(t)) {
 					if !d.allowed(rD21, c) {
-						d.fire(rD21, "", c, user, fmt.Sprintf("%q dropped data then created %s within %s", ev.User, t, rc.Window.D()), []string{s.id})
+						d.fire(rD21, "", c, user(), fmt.Sprintf("%q dropped data then created %s within %s", ev.User, t, rc.Window.D()), []string{s.id})
 					}
 					break
 				}
@@ -408,9 +431,9 @@ func (d *Detector) impact(c *evalCtx, act event.Action) {
 		rc := d.rc[rD20]
 		switch {
 		case ev.HasRows && rc.Rows > 0 && ev.Rows >= rc.Rows:
-			d.fire(rD20, SevCritical, c, user, fmt.Sprintf("%q changed %d rows in one %s", ev.User, ev.Rows, act), nil)
+			d.fire(rD20, SevCritical, c, user(), fmt.Sprintf("%q changed %d rows in one %s", ev.User, ev.Rows, act), nil)
 		case a.Any(sqlx.NoWhere|sqlx.WhereAlwaysTrue) && a.Has(sqlx.NoLimit) && !a.Has(sqlx.TempTable):
-			d.fire(rD20, SevWarning, c, user, fmt.Sprintf("%q ran %s without a WHERE condition on %s", ev.User, act, strings.Join(a.Tables, ",")), nil)
+			d.fire(rD20, SevWarning, c, user(), fmt.Sprintf("%q ran %s without a WHERE condition on %s", ev.User, act, strings.Join(a.Tables, ",")), nil)
 		}
 		if ev.HasRows && rc.Threshold > 0 {
 			if w := d.rowsUser.get(c.userKey, now); w != nil {
@@ -422,21 +445,21 @@ func (d *Detector) impact(c *evalCtx, act event.Action) {
 					w.ids = append(w.ids, ev.ID)
 				}
 				if w.sum >= int64(rc.Threshold) && !d.suppressed(rD20, now, rc.Suppress.D(), c.userKey) {
-					d.fire(rD20, SevCritical, c, user, fmt.Sprintf("%q changed %d rows within %s", ev.User, w.sum, rc.Window.D()), w.ids)
+					d.fire(rD20, SevCritical, c, user(), fmt.Sprintf("%q changed %d rows within %s", ev.User, w.sum, rc.Window.D()), w.ids)
 				}
 			}
 		}
 	}
 	if d.on[rD22] && !d.allowed(rD22, c) {
 		if a.Has(sqlx.Recoverability) {
-			d.fire(rD22, "", c, user, fmt.Sprintf("%q ran a flashback/recover statement", ev.User), nil)
+			d.fire(rD22, "", c, user(), fmt.Sprintf("%q ran a flashback/recover statement", ev.User), nil)
 		}
 		for _, v := range a.Vars {
 			if v.Name != "tidb_gc_life_time" {
 				continue
 			}
 			if dur, err := time.ParseDuration(strings.Trim(v.Value, "'\"")); err == nil && dur < d.rc[rD22].GCFloor.D() {
-				d.fire(rD22, "", c, user, fmt.Sprintf("%q lowered tidb_gc_life_time to %s (floor %s)", ev.User, dur, d.rc[rD22].GCFloor.D()), nil)
+				d.fire(rD22, "", c, user(), fmt.Sprintf("%q lowered tidb_gc_life_time to %s (floor %s)", ev.User, dur, d.rc[rD22].GCFloor.D()), nil)
 			}
 		}
 	}

@@ -12,8 +12,9 @@ import (
 )
 
 // stateVersion is bumped when the state file layout changes; an old file is
-// ignored (the detectors learn again).
-const stateVersion = 1
+// ignored (the detectors learn again). Version 2 added CurHash and
+// PrevHash; a version 1 file loads with both fnv64 (their zero value).
+const stateVersion = 2
 
 type stateFile struct {
 	Version int
@@ -28,6 +29,8 @@ type noveltyState struct {
 	Half      int64
 	RotatedAt int64
 	Started   int64
+	// CurHash and PrevHash are the key hashes of the generations.
+	CurHash, PrevHash keyHash
 }
 
 // Save writes the first-seen state to Options.StatePath atomically (a
@@ -44,6 +47,7 @@ func (d *Detector) Save() error {
 		st.Novelty[n.name] = noveltyState{
 			Cur: append([]uint64(nil), n.cur.Bits...), Prev: append([]uint64(nil), n.prev.Bits...),
 			K: n.cur.K, Half: n.half, RotatedAt: n.rotatedAt, Started: n.started,
+			CurHash: n.curHash, PrevHash: n.prevHash,
 		}
 	}
 	d.mu.Unlock()
@@ -98,7 +102,7 @@ func (d *Detector) load(path string) error {
 	if err := gob.NewDecoder(bufio.NewReader(f)).Decode(&st); err != nil {
 		return fmt.Errorf("load detector state %s: %w", path, err)
 	}
-	if st.Version != stateVersion {
+	if st.Version != stateVersion && st.Version != 1 {
 		return fmt.Errorf("load detector state %s: version %d, want %d", path, st.Version, stateVersion)
 	}
 	d.mu.Lock()
@@ -112,6 +116,7 @@ func (d *Detector) load(path string) error {
 		copy(n.cur.Bits, s.Cur)
 		copy(n.prev.Bits, s.Prev)
 		n.rotatedAt, n.started = s.RotatedAt, s.Started
+		n.curHash, n.prevHash = s.CurHash, s.PrevHash
 	}
 	d.now = max(d.now, st.Now)
 	return nil

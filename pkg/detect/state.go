@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"math"
 	"strings"
@@ -330,6 +331,38 @@ func (b *bloom) add(h uint64) {
 
 func (b *bloom) clear() { clear(b.Bits) }
 
+// maxProbes bounds the probes positions computes at once (newBloom makes 7
+// for p = 0.01); a filter with more takes the probe path.
+const maxProbes = 16
+
+// positions computes the K bit positions probe visits for h, so that
+// observe tests both generations and sets the current one from one
+// computation.
+func (b *bloom) positions(h uint64, pos *[maxProbes]uint64) {
+	m := uint64(len(b.Bits)) * 64
+	h1, h2 := h, mix64(h)|1
+	for i := range uint64(b.K) {
+		pos[i] = (h1 + i*h2) % m
+	}
+}
+
+// hasAt reports whether every bit of pos (K of them) is set.
+func (b *bloom) hasAt(pos *[maxProbes]uint64) bool {
+	for _, i := range pos[:b.K] {
+		if b.Bits[i/64]&(1<<(i%64)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// addAt sets the bits of pos (K of them).
+func (b *bloom) addAt(pos *[maxProbes]uint64) {
+	for _, i := range pos[:b.K] {
+		b.Bits[i/64] |= 1 << (i % 64)
+	}
+}
+
 // novelty answers "was this pair seen within the history?" with a
 // generational Bloom pair: the current and the previous generation,
 // rotated every history/2 of event time, so a pair is remembered for
@@ -337,17 +370,23 @@ func (b *bloom) clear() { clear(b.Bits) }
 type novelty struct {
 	name      string
 	cur, prev *bloom
-	half      int64
-	rotatedAt int64
-	started   int64 // first event time, for the learning period
-	learning  int64
+	// curHash and prevHash are the key hashes of the generations: a
+	// generation restored from a state file of before hashWords keeps
+	// fnv64 until it rotates out.
+	curHash, prevHash keyHash
+	buf               []byte // the key being hashed
+	half              int64
+	rotatedAt         int64
+	started           int64 // first event time, for the learning period
+	learning          int64
 }
 
 func newNovelty(name string, capacity int, history, learning time.Duration) *novelty {
 	if history <= 0 {
 		history = 14 * 24 * time.Hour
 	}
-	return &novelty{name: name, cur: newBloom(capacity, 0.01), prev: newBloom(capacity, 0.01), half: int64(history / 2), learning: int64(learning)}
+	return &novelty{name: name, cur: newBloom(capacity, 0.01), prev: newBloom(capacity, 0.01), half: int64(history / 2), learning: int64(learning),
+		curHash: hashWordsV, prevHash: hashWordsV}
 }
 
 // observe records the key made of parts (concatenated) at now and reports
@@ -361,19 +400,81 @@ func (n *novelty) observe(now int64, parts ...string) bool {
 	}
 	if now-n.rotatedAt >= n.half {
 		n.prev, n.cur = n.cur, n.prev
+		n.prevHash, n.curHash = n.curHash, hashWordsV
 		n.cur.clear()
 		n.rotatedAt = now
 	}
-	h := uint64(fnvOffset)
-	for _, p := range parts {
-		h = fnvAdd(h, p)
+	h := n.hash(n.curHash, parts)
+	hp := h
+	if n.prevHash != n.curHash {
+		hp = n.hash(n.prevHash, parts)
 	}
-	if n.cur.has(h) {
+	if hp != h || n.cur.K > maxProbes || n.prev.K != n.cur.K || len(n.prev.Bits) != len(n.cur.Bits) {
+		if n.cur.has(h) {
+			return false
+		}
+		seen := n.prev.has(hp)
+		n.cur.add(h)
+		return !seen
+	}
+	// Both generations have the same geometry: one set of positions.
+	var pos [maxProbes]uint64
+	n.cur.positions(h, &pos)
+	if n.cur.hasAt(&pos) {
 		return false
 	}
-	seen := n.prev.has(h)
-	n.cur.add(h)
+	seen := n.prev.hasAt(&pos)
+	n.cur.addAt(&pos)
 	return !seen
+}
+
+// keyHash names the hash of a novelty generation's keys; it is persisted
+// (0, the zero value, is what state files of before hashWords hold).
+type keyHash uint8
+
+const (
+	hashFNV    keyHash = iota // fnv64 over the concatenated parts
+	hashWordsV                // hashWords over the concatenated parts
+)
+
+// hash is the key of parts under k.
+func (n *novelty) hash(k keyHash, parts []string) uint64 {
+	if k == hashFNV {
+		h := uint64(fnvOffset)
+		for _, p := range parts {
+			h = fnvAdd(h, p)
+		}
+		return h
+	}
+	b := n.buf[:0]
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	n.buf = b
+	return hashWords(b)
+}
+
+// hashWords is a 64-bit hash of b that consumes 8 bytes a step (fnv64
+// consumes one: it was most of novelty.observe). It is stable across
+// processes and versions, as the persisted Bloom filters need.
+func hashWords(b []byte) uint64 {
+	const m1, m2 = 0x9e3779b97f4a7c15, 0xbf58476d1ce4e5b9
+	h := uint64(len(b)) * m1
+	for len(b) >= 8 {
+		w := binary.LittleEndian.Uint64(b)
+		h = (h ^ w) * m2
+		h ^= h >> 31
+		b = b[8:]
+	}
+	if len(b) > 0 {
+		var w uint64
+		for i, c := range b {
+			w |= uint64(c) << (8 * i)
+		}
+		h = (h ^ w) * m2
+		h ^= h >> 31
+	}
+	return mix64(h ^ m1)
 }
 
 // learningAt reports whether the detector is still learning at now.

@@ -3,7 +3,6 @@ package event
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"sync/atomic"
 	"time"
 )
@@ -26,10 +25,15 @@ func NewIDGen() *IDGen {
 
 // Next returns a new id for an event at time t.
 func (g *IDGen) Next(t time.Time) string {
+	const digits = "0123456789abcdef"
 	var raw [12]byte
 	ms := uint64(t.UnixMilli())
 	raw[0], raw[1], raw[2], raw[3], raw[4], raw[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
 	binary.BigEndian.PutUint16(raw[6:8], g.instance)
 	binary.BigEndian.PutUint32(raw[8:12], g.seq.Add(1))
-	return hex.EncodeToString(raw[:])
+	var b [24]byte
+	for i, v := range raw {
+		b[2*i], b[2*i+1] = digits[v>>4], digits[v&15]
+	}
+	return string(b[:])
 }
