@@ -217,7 +217,6 @@ func (s *Source) record(rec []byte, pos parse.Pos) {
 		ev.Server = s.host
 	}
 	if s.par != nil {
-		ev.Source = s.name
 		s.par.commit()
 		return
 	}
@@ -252,12 +251,16 @@ func (s *Source) badTime(ev *event.Event, at string) {
 	}
 }
 
-// deliver counts ev, gives it its id and runs the stage (through p, the
-// event's Prep, when the workers prepared it) and the sinks.
-func (s *Source) deliver(ev *event.Event, p Prep) {
+// deliver counts ev, gives it its id and runs the stage and the sinks.
+// stage is the event's Prep when the workers prepared it, nil for the
+// source's own Stage.
+func (s *Source) deliver(ev *event.Event, stage Stage) {
 	ev.Source = s.name
+	if stage == nil {
+		stage = s.stage
+	}
 	if ev.Traffic {
-		s.traffic(ev, p)
+		s.traffic(ev, stage)
 		return
 	}
 	s.nEvents.Add(1)
@@ -267,11 +270,8 @@ func (s *Source) deliver(ev *event.Event, p Prep) {
 	if s.idgen != nil && (len(s.sinks) > 0 || s.stage != nil) && ev.ID == "" {
 		ev.ID = s.idgen.Next(ev.Time)
 	}
-	switch {
-	case p != nil:
-		p.Detect(ev)
-	case s.stage != nil:
-		s.stage.Detect(ev)
+	if stage != nil {
+		stage.Detect(ev)
 	}
 	for _, k := range s.sinks {
 		k.Consume(ev)
@@ -304,20 +304,14 @@ func errExcerpt(err error, rec []byte) string {
 // traffic runs the detection stage on an ordinary request (ev.Traffic)
 // and passes it to the sinks only when a rule fired on it: it is not
 // counted in the security metrics.
-func (s *Source) traffic(ev *event.Event, p Prep) {
-	if s.stage == nil {
+func (s *Source) traffic(ev *event.Event, stage Stage) {
+	if stage == nil {
 		return
 	}
 	if s.idgen != nil && ev.ID == "" {
 		ev.ID = s.idgen.Next(ev.Time)
 	}
-	var hits []event.Detection
-	if p != nil {
-		hits = p.Detect(ev)
-	} else {
-		hits = s.stage.Detect(ev)
-	}
-	if len(hits) == 0 {
+	if len(stage.Detect(ev)) == 0 {
 		return
 	}
 	for _, k := range s.sinks {

@@ -235,8 +235,9 @@ func (a *Analyzer) CacheStats() (hits, misses uint64) {
 	return a.cache.stats()
 }
 
-// Analyze analyses sql without a cache. The result owns its memory. It is
-// the reference the Analyzer's cache is checked against.
+// Analyze analyses sql without a cache. Table, user, path and variable
+// names in the result may be substrings of sql (the Analyzer copies what it
+// caches). It is the reference the Analyzer's cache is checked against.
 func Analyze(sql string, d Dialect) Analysis {
 	r := Analysis{Dialect: d, Statements: countStatements(sql)}
 	if d == MySQL {
